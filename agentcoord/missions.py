@@ -1,0 +1,197 @@
+"""Mission specifications: the YAML a user writes, parsed and validated into domain types.
+
+Validation happens before anything is stored, so a bad file creates nothing; every error names
+the file, the field path (e.g. `tasks[2].depends_on[0]`) and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentcoord.errors import InvalidInputError
+
+_TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_MISSION_KEYS = frozenset({"name", "goal", "tasks"})
+_TASK_KEYS = frozenset({"id", "description", "capabilities", "depends_on", "action"})
+_ACTION_KEYS = frozenset({"kind", "environment", "paths", "command"})
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a task will do, in the terms policy rules match on."""
+
+    kind: str = "edit"
+    environment: str = ""
+    paths: tuple[str, ...] = ()
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One node of a mission's DAG."""
+
+    id: str
+    description: str
+    capabilities: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    action: Action = field(default_factory=Action)
+
+
+@dataclass(frozen=True)
+class MissionSpec:
+    """A goal and the tasks that reach it, validated: ids unique, dependencies known, no cycle."""
+
+    name: str
+    goal: str
+    tasks: tuple[TaskSpec, ...]
+
+    def topological_order(self) -> list[str]:
+        """Task ids in an order where every task comes after its dependencies."""
+        return _topological_order(self.tasks, source="")
+
+
+def load_mission_file(path: Path) -> MissionSpec:
+    """Read and validate a mission YAML file; raise InvalidInputError naming what is wrong."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read file ({exc.strerror})", source=source) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidInputError(f"malformed YAML: {where}{problem}", source=source) from exc
+    return parse_mission(data, source=source)
+
+
+def parse_mission(data: object, *, source: str = "<mission>") -> MissionSpec:
+    """Validate an already-decoded mission document (from YAML, JSON or a gRPC request)."""
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("expected a mapping with name, goal and tasks", source=source)
+    _reject_unknown_keys(data, _MISSION_KEYS, source=source, path="")
+    name = _required_text(data, "name", source=source, path="name")
+    goal = _required_text(data, "goal", source=source, path="goal")
+    raw_tasks = data.get("tasks")
+    if not isinstance(raw_tasks, list) or not raw_tasks:
+        raise InvalidInputError("must be a non-empty list of tasks", source=source, field="tasks")
+    tasks = tuple(_parse_task(raw, source=source, path=f"tasks[{i}]") for i, raw in enumerate(raw_tasks))
+    _check_ids_and_dependencies(tasks, source=source)
+    _topological_order(tasks, source=source)
+    return MissionSpec(name=name, goal=goal, tasks=tasks)
+
+
+def _parse_task(raw: object, *, source: str, path: str) -> TaskSpec:
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("expected a mapping", source=source, field=path)
+    _reject_unknown_keys(raw, _TASK_KEYS, source=source, path=path)
+    task_id = _required_text(raw, "id", source=source, path=f"{path}.id")
+    if not _TASK_ID.match(task_id):
+        raise InvalidInputError(
+            f"{task_id!r} is not a valid id (lowercase letters, digits, '_', '.', '-'; at most 64)",
+            source=source,
+            field=f"{path}.id",
+        )
+    description = _required_text(raw, "description", source=source, path=f"{path}.description")
+    capabilities = _text_list(raw.get("capabilities", []), source=source, path=f"{path}.capabilities")
+    depends_on = _text_list(raw.get("depends_on", []), source=source, path=f"{path}.depends_on")
+    action = _parse_action(raw.get("action", {}), source=source, path=f"{path}.action")
+    return TaskSpec(task_id, description, capabilities, depends_on, action)
+
+
+def _parse_action(raw: object, *, source: str, path: str) -> Action:
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError("expected a mapping with kind, environment, paths, command", source=source, field=path)
+    _reject_unknown_keys(raw, _ACTION_KEYS, source=source, path=path)
+    kind = raw.get("kind", "edit")
+    environment = raw.get("environment", "")
+    command = raw.get("command", "")
+    for key, value in (("kind", kind), ("environment", environment), ("command", command)):
+        if not isinstance(value, str):
+            raise InvalidInputError("expected a string", source=source, field=f"{path}.{key}")
+    paths = _text_list(raw.get("paths", []), source=source, path=f"{path}.paths")
+    return Action(kind=kind, environment=environment, paths=paths, command=command)
+
+
+def _check_ids_and_dependencies(tasks: Sequence[TaskSpec], *, source: str) -> None:
+    seen: dict[str, int] = {}
+    for i, task in enumerate(tasks):
+        if task.id in seen:
+            raise InvalidInputError(
+                f"duplicate task id {task.id!r} (first used by tasks[{seen[task.id]}])",
+                source=source,
+                field=f"tasks[{i}].id",
+            )
+        seen[task.id] = i
+    for i, task in enumerate(tasks):
+        for j, dep in enumerate(task.depends_on):
+            if dep not in seen:
+                raise InvalidInputError(
+                    f"unknown task {dep!r}; known tasks: {', '.join(sorted(seen))}",
+                    source=source,
+                    field=f"tasks[{i}].depends_on[{j}]",
+                )
+            if dep == task.id:
+                raise InvalidInputError(
+                    "a task cannot depend on itself", source=source, field=f"tasks[{i}].depends_on[{j}]"
+                )
+
+
+def _topological_order(tasks: Sequence[TaskSpec], *, source: str) -> list[str]:
+    """Kahn's algorithm, stable in file order; a leftover means a cycle, which is reported."""
+    remaining = {t.id: set(t.depends_on) for t in tasks}
+    order: list[str] = []
+    while remaining:
+        ready = [t.id for t in tasks if t.id in remaining and not remaining[t.id]]
+        if not ready:
+            cycle = _find_cycle({tid: deps for tid, deps in remaining.items()})
+            index = next(i for i, t in enumerate(tasks) if t.id == cycle[0])
+            raise InvalidInputError(
+                f"dependency cycle: {' -> '.join(cycle)}", source=source, field=f"tasks[{index}].depends_on"
+            )
+        for tid in ready:
+            order.append(tid)
+            del remaining[tid]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
+
+
+def _find_cycle(graph: Mapping[str, set[str]]) -> list[str]:
+    """Walk dependencies from any node until one repeats; every node here is on or behind a cycle."""
+    node = next(iter(graph))
+    path: list[str] = []
+    while node not in path:
+        path.append(node)
+        node = sorted(graph[node])[0]
+    return path[path.index(node):] + [node]
+
+
+def _reject_unknown_keys(data: Mapping[Any, Any], allowed: frozenset[str], *, source: str, path: str) -> None:
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        prefix = f"{path}." if path else ""
+        raise InvalidInputError(
+            f"unknown field; allowed: {', '.join(sorted(allowed))}", source=source, field=f"{prefix}{unknown[0]}"
+        )
+
+
+def _required_text(data: Mapping[Any, Any], key: str, *, source: str, path: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("is required and must be a non-empty string", source=source, field=path)
+    return value.strip()
+
+
+def _text_list(value: object, *, source: str, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidInputError("expected a list of non-empty strings", source=source, field=path)
+    return tuple(value)

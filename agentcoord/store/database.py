@@ -1,0 +1,56 @@
+"""Connection pool and transactions over psycopg 3 (async).
+
+Every component that touches PostgreSQL holds one `Database`; psycopg errors are translated to
+`StoreError` here so callers see one error family.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from agentcoord.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """An open connection pool; use `transaction()` for every unit of work."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 1, max_size: int = 8) -> Database:
+        """Open a pool to `url` and wait until one connection works."""
+        pool = AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=False,
+        )
+        try:
+            await pool.open(wait=True, timeout=30)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        except Exception as exc:  # the pool raises its own PoolTimeout
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection inside one transaction, committed on success, rolled back on error."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(str(exc).strip()) from exc
+
+    async def close(self) -> None:
+        await self._pool.close()
