@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentcoord.errors import InvalidInputError
+from agentcoord.yamlsource import load_yaml_file, with_line
 
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _MISSION_KEYS = frozenset({"name", "goal", "tasks"})
@@ -57,20 +56,12 @@ class MissionSpec:
 
 
 def load_mission_file(path: Path) -> MissionSpec:
-    """Read and validate a mission YAML file; raise InvalidInputError naming what is wrong."""
-    source = str(path)
+    """Read and validate a mission YAML file; errors name the file, line, field and problem."""
+    data, lines = load_yaml_file(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read file ({exc.strerror})", source=source) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidInputError(f"malformed YAML: {where}{problem}", source=source) from exc
-    return parse_mission(data, source=source)
+        return parse_mission(data, source=str(path))
+    except InvalidInputError as error:
+        raise with_line(error, lines) from None
 
 
 def parse_mission(data: object, *, source: str = "<mission>") -> MissionSpec:
@@ -171,7 +162,7 @@ def _find_cycle(graph: Mapping[str, set[str]]) -> list[str]:
     path: list[str] = []
     while node not in path:
         path.append(node)
-        node = sorted(graph[node])[0]
+        node = min(graph[node])
     return path[path.index(node):] + [node]
 
 

@@ -61,7 +61,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 try:
                     return await inner(request, context)
-                except Exception as exc:  # translated below; aborts re-raise untouched
+                except Exception as exc:  # noqa: BLE001 -- translated below; aborts re-raise untouched
                     await _abort_for(exc, context, method)
 
             return grpc.unary_unary_rpc_method_handler(
@@ -76,7 +76,7 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     async for item in inner_stream(request, context):
                         yield item
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 -- translated below
                     await _abort_for(exc, context, method)
 
             return grpc.unary_stream_rpc_method_handler(

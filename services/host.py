@@ -7,6 +7,7 @@ consumers of the event bus (e.g. the audit appender) run beside the server and s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ class HostedServices:
     server: grpc.aio.Server
     port: int
     names: tuple[str, ...]
+    context: ServiceContext
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -51,14 +53,21 @@ class HostedServices:
 
 
 async def start_services(
-    names: Sequence[str], context: ServiceContext, *, host: str, port: int
+    names: Sequence[str], context: ServiceContext, *, host: str, port: int, advertise_self: bool = False
 ) -> HostedServices:
-    """Mount the named services on one server bound to host:port (0 picks a free port)."""
+    """Mount the named services on one server bound to host:port (0 picks a free port).
+
+    With `advertise_self`, the services (and the actors they start) are told to reach every
+    service at this server's own address, which is only known once the port is bound.
+    """
     unknown = [n for n in names if n not in SERVICE_MODULES]
     if unknown:
         raise InvalidInputError(f"unknown service {unknown[0]!r}; known: {', '.join(SERVICE_MODULES)}")
     modules = [importlib.import_module(SERVICE_MODULES[n]) for n in names]
     server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()])
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if advertise_self:
+        context = dataclasses.replace(context, config=context.config.with_addresses(f"{host}:{bound}"))
     full_names: list[str] = []
     for module in modules:
         module.add_to_server(server, context)
@@ -68,12 +77,11 @@ async def start_services(
     reflection.enable_server_reflection(
         [*full_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     for name in full_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    hosted = HostedServices(server=server, port=bound, names=tuple(full_names))
+    hosted = HostedServices(server=server, port=bound, names=tuple(full_names), context=context)
     hosted.background = [
         asyncio.create_task(_run_background(module, context, hosted.stop_event)) for module in modules
         if hasattr(module, "run_background")

@@ -7,6 +7,7 @@ tests can drive grpc.aio servers and psycopg async pools that live on that loop.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import threading
 import uuid
@@ -19,7 +20,15 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from agentcoord.config import Config
+from agentcoord.services.host import SERVICE_MODULES
 from agentcoord.store import Database, migrate, start_embedded_postgres
+
+# Import every service module here, on the main thread, before any fixture starts threads:
+# CPython 3.11.7 can corrupt its AST recursion counter when two threads compile modules at
+# once ("AST constructor recursion depth mismatch"), and the runner thread would otherwise do
+# the first import of these while Ray's threads import theirs.
+for _module in SERVICE_MODULES.values():
+    importlib.import_module(_module)
 
 T = TypeVar("T")
 
@@ -125,3 +134,37 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
             item.add_marker(pytest.mark.ray)
 
 
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(base_config: Config) -> Iterator[None]:
+    """One real Ray for the whole session (RAY_ADDRESS joins an existing cluster instead)."""
+    import ray
+
+    from agentcoord.actors import NAMESPACE
+
+    if base_config.ray_address:
+        ray.init(address=base_config.ray_address, namespace=NAMESPACE, include_dashboard=False)
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(runner: AsyncRunner, base_config: Config, ray_cluster: None) -> Iterator[Any]:
+    """Every gRPC service on one 127.0.0.1 port, with the audit appender and the supervisor."""
+    from agentcoord.stack import ALL_SERVICES, start_services_stack
+
+    running = runner.run(start_services_stack(base_config, ALL_SERVICES, port=0))
+    yield running
+    runner.run(running.stop())
+
+
+@pytest.fixture
+def cli_env(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Environment so an in-process `agentcoord` command reaches the test stack and database."""
+    monkeypatch.setenv("DATABASE_URL", stack.config.database.url)
+    monkeypatch.setenv("AGENTCOORD_GRPC_ADDR", stack.address)
+    monkeypatch.setenv("AGENTCOORD_DATA_DIR", str(stack.config.state_dir))
+    return stack

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 EVENTS_CHANNEL = "agentcoord_events"
@@ -86,3 +87,8 @@ async def save_offset(conn: psycopg.AsyncConnection, consumer: str, last_event_i
         " ON CONFLICT (consumer) DO UPDATE SET last_event_id = excluded.last_event_id",
         (consumer, last_event_id),
     )
+
+
+async def listen_for_events(conn: psycopg.AsyncConnection) -> None:
+    """Subscribe an autocommit connection to EVENTS_CHANNEL; wake-ups then arrive on `conn.notifies()`."""
+    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_CHANNEL)))

@@ -1,1 +1,36 @@
-"""placeholder"""
+"""AuditService: the tamper-evident, hash-chained record of every action.
+
+`canonical` makes payload bytes (secrets redacted), `chain` hashes and verifies entries, `log`
+is the service object over the database, `appender` feeds it from the event bus, `servicer`
+speaks gRPC. Mounted by agentcoord.services.host; docs/audit-format.md defines the encoding.
+"""
+
+from __future__ import annotations
+
+import grpc
+from agentcoord.services.audit.appender import append_pending_events, run_background
+from agentcoord.services.audit.chain import Problem, VerifyReport, verify_chain
+from agentcoord.services.audit.log import AuditLog, verify_log
+from agentcoord.services.audit.servicer import AuditServicer
+from agentcoord.services.context import ServiceContext
+
+from agentcoord.v1 import audit_pb2_grpc
+
+SERVICE_NAMES: tuple[str, ...] = ("agentcoord.v1.AuditService",)
+
+__all__ = [
+    "SERVICE_NAMES",
+    "AuditLog",
+    "Problem",
+    "VerifyReport",
+    "add_to_server",
+    "append_pending_events",
+    "run_background",
+    "verify_chain",
+    "verify_log",
+]
+
+
+def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
+    """Mount AuditService over the shared database."""
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(AuditLog(context.db)), server)

@@ -1,1 +1,22 @@
-"""placeholder"""
+"""CostService: every token and dollar agents spend, recorded once and summed any way asked.
+
+`ledger` validates, prices and records usage events and sums spend; `servicer` speaks gRPC.
+Mounted by agentcoord.services.host.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from agentcoord.services.context import ServiceContext
+from agentcoord.services.cost.ledger import CostLedger
+from agentcoord.services.cost.servicer import CostServicer
+from agentcoord.v1 import cost_pb2_grpc
+
+SERVICE_NAMES: tuple[str, ...] = ("agentcoord.v1.CostService",)
+
+
+def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
+    """Mount CostService, pricing tokens with the configured agent registry."""
+    ledger = CostLedger(context.db, context.config.agents)
+    cost_pb2_grpc.add_CostServiceServicer_to_server(CostServicer(ledger), server)

@@ -1,0 +1,125 @@
+"""Typed gRPC clients for our own services, with deadlines and errors translated to ours.
+
+Actors and the CLI talk to services only through these, so a missing server becomes one clear
+ServiceUnavailableError naming the service and address, not a raw grpc traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from agentcoord.errors import (
+    AgentCoordError,
+    ConflictError,
+    InvalidInputError,
+    NoEligibleAgentError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from agentcoord.v1 import (
+    cost_pb2,
+    cost_pb2_grpc,
+    mission_pb2,
+    mission_pb2_grpc,
+    routing_pb2,
+    routing_pb2_grpc,
+)
+
+DEFAULT_DEADLINE_S = 10.0
+
+
+def translate_rpc_error(exc: grpc.RpcError, *, service: str, address: str) -> AgentCoordError:
+    """Turn a gRPC failure into the matching domain error, keeping the server's message."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else "") or str(code)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ServiceUnavailableError(
+            f"{service} at {address} is unavailable ({code.name.lower()}: {details}); is `agentcoord up` running?"
+        )
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidInputError(details)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFoundError(details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return NoEligibleAgentError(details) if service == "RoutingService" else ConflictError(details)
+    return AgentCoordError(f"{service} failed ({code.name}): {details}")
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class RoutingClient:
+    """Async client of RoutingService (used inside Mission actors)."""
+
+    def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+        self._address = address
+        self._deadline_s = deadline_s
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = routing_pb2_grpc.RoutingServiceStub(self._channel)
+
+    async def route(self, request: routing_pb2.RouteRequest) -> routing_pb2.RouteResponse:
+        try:
+            response: routing_pb2.RouteResponse = await self._stub.Route(request, timeout=self._deadline_s)
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, service="RoutingService", address=self._address) from exc
+        return response
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+class CostClient:
+    """Blocking client of CostService (used by task executors, which are plain Ray tasks)."""
+
+    def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+        self._address = address
+        self._deadline_s = deadline_s
+        self._channel = grpc.insecure_channel(address)
+        self._stub = cost_pb2_grpc.CostServiceStub(self._channel)
+
+    def record_usage(self, event: cost_pb2.UsageEvent) -> bool:
+        """Record usage; True if stored now, False if this idempotency key was already recorded."""
+        try:
+            response = self._stub.RecordUsage(cost_pb2.RecordUsageRequest(event=event), timeout=self._deadline_s)
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, service="CostService", address=self._address) from exc
+        return bool(response.recorded)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class MissionClient:
+    """Blocking client of MissionService (used by the CLI)."""
+
+    def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+        self._address = address
+        self._deadline_s = deadline_s
+        self._channel = grpc.insecure_channel(address)
+        self._stub = mission_pb2_grpc.MissionServiceStub(self._channel)
+
+    def create(self, request: mission_pb2.CreateMissionRequest) -> mission_pb2.CreateMissionResponse:
+        return self._call(self._stub.CreateMission, request)
+
+    def get(self, mission_id: str) -> mission_pb2.Mission:
+        response = self._call(self._stub.GetMission, mission_pb2.GetMissionRequest(mission_id=mission_id))
+        return response.mission
+
+    def list(self, *, page_size: int = 50, page_token: str = "", state: int = 0) -> mission_pb2.ListMissionsResponse:
+        request = mission_pb2.ListMissionsRequest(page_size=page_size, page_token=page_token, state=state)
+        return self._call(self._stub.ListMissions, request)
+
+    def _call(self, method, request):  # type: ignore[no-untyped-def]
+        try:
+            return method(request, timeout=self._deadline_s)
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, service="MissionService", address=self._address) from exc
+
+    def close(self) -> None:
+        self._channel.close()

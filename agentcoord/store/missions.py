@@ -1,0 +1,253 @@
+"""Queries for missions, tasks and attempts.
+
+Every state change is a compare-and-set on the state the caller believes is current, and writes
+its outbox event in the same transaction, so the event log and the tables never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from agentcoord.errors import ConflictError, NotFoundError
+from agentcoord.missions import Action, MissionSpec, TaskSpec
+from agentcoord.states import MissionState, TaskState
+from agentcoord.store.events import append_event
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A task as stored: its spec and live state."""
+
+    spec: TaskSpec
+    state: TaskState
+    agent: str
+    reason: str
+    attempts: int
+    cost_micro_usd: int
+
+
+@dataclass(frozen=True)
+class MissionRecord:
+    """A mission as stored, with its tasks in file order."""
+
+    mission_id: str
+    name: str
+    goal: str
+    state: MissionState
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    tasks: tuple[TaskRecord, ...]
+
+    def task(self, task_id: str) -> TaskRecord:
+        for task in self.tasks:
+            if task.spec.id == task_id:
+                return task
+        raise NotFoundError(f"mission {self.mission_id} has no task {task_id!r}")
+
+
+async def insert_mission(
+    conn: psycopg.AsyncConnection, *, mission_id: str, request_id: str | None, spec: MissionSpec, actor: str
+) -> None:
+    """Store a validated mission and its tasks in state created/pending, with its event."""
+    await conn.execute(
+        "INSERT INTO missions (mission_id, request_id, name, goal, state) VALUES (%s, %s, %s, %s, %s)",
+        (mission_id, request_id, spec.name, spec.goal, MissionState.CREATED.value),
+    )
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on, action, state)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (mission_id, t.id, i, t.description, list(t.capabilities), list(t.depends_on),
+                 Jsonb(_action_json(t.action)), TaskState.PENDING.value)
+                for i, t in enumerate(spec.tasks)
+            ],
+        )
+    await append_event(
+        conn, topic="mission.created", actor=actor, mission_id=mission_id,
+        payload={"name": spec.name, "goal": spec.goal, "tasks": [t.id for t in spec.tasks]},
+    )
+
+
+async def find_mission_id_by_request(conn: psycopg.AsyncConnection, request_id: str) -> str | None:
+    cur = await conn.execute("SELECT mission_id FROM missions WHERE request_id = %s", (request_id,))
+    row = await cur.fetchone()
+    return row["mission_id"] if row else None
+
+
+async def get_mission(conn: psycopg.AsyncConnection, mission_id: str) -> MissionRecord:
+    """One mission with its tasks and per-task spend; NotFoundError if absent."""
+    cur = await conn.execute(_SELECT_MISSIONS + " WHERE mission_id = %s", (mission_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"no mission {mission_id!r}")
+    return (await _with_tasks(conn, [row]))[0]
+
+
+async def list_missions(
+    conn: psycopg.AsyncConnection, *, state: MissionState | None, limit: int, before: tuple[datetime, str] | None
+) -> list[MissionRecord]:
+    """Missions newest first; `before` is the (created_at, mission_id) of the last one already seen."""
+    cur = await conn.execute(
+        _SELECT_MISSIONS
+        + " WHERE (%(state)s::text IS NULL OR state = %(state)s)"
+        " AND (%(before_at)s::timestamptz IS NULL OR (created_at, mission_id) < (%(before_at)s, %(before_id)s))"
+        " ORDER BY created_at DESC, mission_id DESC LIMIT %(limit)s",
+        {
+            "state": state.value if state else None,
+            "before_at": before[0] if before else None,
+            "before_id": before[1] if before else None,
+            "limit": limit,
+        },
+    )
+    return await _with_tasks(conn, await cur.fetchall())
+
+
+async def mission_ids_in_states(conn: psycopg.AsyncConnection, states: tuple[MissionState, ...]) -> list[str]:
+    cur = await conn.execute(
+        "SELECT mission_id FROM missions WHERE state = ANY(%s) ORDER BY created_at", ([s.value for s in states],)
+    )
+    return [row["mission_id"] for row in await cur.fetchall()]
+
+
+async def set_mission_state(
+    conn: psycopg.AsyncConnection, *, mission_id: str, current: MissionState, target: MissionState,
+    reason: str = "", actor: str,
+) -> None:
+    """Move a mission from `current` to `target` (checked against its lifecycle and the row)."""
+    current.transition(target)
+    cur = await conn.execute(
+        "UPDATE missions SET state = %s, reason = %s, updated_at = now() WHERE mission_id = %s AND state = %s",
+        (target.value, reason, mission_id, current.value),
+    )
+    if cur.rowcount != 1:
+        raise ConflictError(f"mission {mission_id} is no longer {current.value}")
+    await append_event(
+        conn, topic="mission.state", actor=actor, mission_id=mission_id,
+        payload={"from": current.value, "to": target.value, "reason": reason},
+    )
+
+
+async def set_task_state(
+    conn: psycopg.AsyncConnection, *, mission_id: str, task_id: str, current: TaskState, target: TaskState,
+    agent: str | None = None, reason: str = "", actor: str, extra: dict[str, Any] | None = None,
+) -> None:
+    """Move a task from `current` to `target`; `agent` (when given) records who has it."""
+    current.transition(target)
+    cur = await conn.execute(
+        "UPDATE tasks SET state = %s, reason = %s, agent = coalesce(%s, agent), updated_at = now()"
+        " WHERE mission_id = %s AND task_id = %s AND state = %s",
+        (target.value, reason, agent, mission_id, task_id, current.value),
+    )
+    if cur.rowcount != 1:
+        raise ConflictError(f"task {mission_id}/{task_id} is no longer {current.value}")
+    payload: dict[str, Any] = {"from": current.value, "to": target.value, "reason": reason}
+    if agent is not None:
+        payload["agent"] = agent
+    payload.update(extra or {})
+    await append_event(conn, topic="task.state", actor=actor, mission_id=mission_id, task_id=task_id, payload=payload)
+
+
+async def start_attempt(
+    conn: psycopg.AsyncConnection, *, attempt_id: str, mission_id: str, task_id: str, agent: str, actor: str
+) -> int:
+    """Record a new attempt and move the task routed → running; return the attempt number."""
+    cur = await conn.execute(
+        "UPDATE tasks SET attempts = attempts + 1 WHERE mission_id = %s AND task_id = %s RETURNING attempts",
+        (mission_id, task_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"no task {mission_id}/{task_id}")
+    number = int(row["attempts"])
+    await conn.execute(
+        "INSERT INTO attempts (attempt_id, mission_id, task_id, number, agent) VALUES (%s, %s, %s, %s, %s)",
+        (attempt_id, mission_id, task_id, number, agent),
+    )
+    await set_task_state(
+        conn, mission_id=mission_id, task_id=task_id, current=TaskState.ROUTED, target=TaskState.RUNNING,
+        actor=actor, extra={"attempt_id": attempt_id, "attempt": number},
+    )
+    return number
+
+
+async def finish_attempt(
+    conn: psycopg.AsyncConnection, *, attempt_id: str, outcome: str, summary: str, error: str
+) -> bool:
+    """Record an attempt's outcome once; False if it already had one (a replayed result)."""
+    cur = await conn.execute(
+        "UPDATE attempts SET outcome = %s, summary = %s, error = %s, ended_at = now()"
+        " WHERE attempt_id = %s AND outcome IS NULL",
+        (outcome, summary, error, attempt_id),
+    )
+    return cur.rowcount == 1
+
+
+async def unfinished_attempts(conn: psycopg.AsyncConnection, mission_id: str) -> list[dict[str, Any]]:
+    """Attempts of a mission that never recorded an outcome (their runner was lost)."""
+    cur = await conn.execute(
+        "SELECT attempt_id, task_id, number, agent FROM attempts WHERE mission_id = %s AND outcome IS NULL",
+        (mission_id,),
+    )
+    return list(await cur.fetchall())
+
+
+async def insert_policy_decision(
+    conn: psycopg.AsyncConnection, *, decision_id: str, mission_id: str, task_id: str,
+    action: dict[str, Any], effect: str, rule_ids: list[str], reason: str, actor: str,
+) -> None:
+    """Store a policy decision about a task's action, with its event."""
+    await conn.execute(
+        "INSERT INTO policy_decisions (decision_id, mission_id, task_id, action, effect, rule_ids, reason)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (decision_id, mission_id, task_id, Jsonb(action), effect, rule_ids, reason),
+    )
+    await append_event(
+        conn, topic="policy.decided", actor=actor, mission_id=mission_id, task_id=task_id,
+        payload={"decision_id": decision_id, "action": action, "effect": effect, "rule_ids": rule_ids, "reason": reason},
+    )
+
+
+_SELECT_MISSIONS = "SELECT mission_id, name, goal, state, reason, created_at, updated_at FROM missions"
+
+
+async def _with_tasks(conn: psycopg.AsyncConnection, rows: list[dict[str, Any]]) -> list[MissionRecord]:
+    ids = [row["mission_id"] for row in rows]
+    cur = await conn.execute(
+        "SELECT t.mission_id, t.task_id, t.description, t.capabilities, t.depends_on, t.action, t.state,"
+        " t.agent, t.reason, t.attempts,"
+        " coalesce((SELECT sum(u.cost_micro_usd) FROM usage_events u"
+        "           WHERE u.mission_id = t.mission_id AND u.task_id = t.task_id), 0)::bigint AS cost_micro_usd"
+        " FROM tasks t WHERE t.mission_id = ANY(%s) ORDER BY t.mission_id, t.position",
+        (ids,),
+    )
+    tasks: dict[str, list[TaskRecord]] = {mission_id: [] for mission_id in ids}
+    for t in await cur.fetchall():
+        action = t["action"]
+        spec = TaskSpec(
+            id=t["task_id"], description=t["description"], capabilities=tuple(t["capabilities"]),
+            depends_on=tuple(t["depends_on"]),
+            action=Action(kind=action["kind"], environment=action["environment"], paths=tuple(action["paths"]),
+                          command=action["command"]),
+        )
+        tasks[t["mission_id"]].append(
+            TaskRecord(spec, TaskState(t["state"]), t["agent"], t["reason"], t["attempts"], int(t["cost_micro_usd"]))
+        )
+    return [
+        MissionRecord(
+            mission_id=row["mission_id"], name=row["name"], goal=row["goal"], state=MissionState(row["state"]),
+            reason=row["reason"], created_at=row["created_at"], updated_at=row["updated_at"],
+            tasks=tuple(tasks[row["mission_id"]]),
+        )
+        for row in rows
+    ]
+
+
+def _action_json(action: Action) -> dict[str, Any]:
+    return {"kind": action.kind, "environment": action.environment, "paths": list(action.paths), "command": action.command}

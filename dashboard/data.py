@@ -1,0 +1,257 @@
+"""Read-only queries behind the dashboard, returned as Polars data frames.
+
+The dashboard never writes. Each query here is a named, parameterised SQL constant with the
+Polars schema of its result, so an empty table still yields typed columns. Spend comes from the
+same Polars aggregation as `agentcoord report` (agentcoord.reports.spend_frame, per agent and
+mission), is regrouped here by agent or by mission with integer sums, and becomes dollar text
+only at the end, through agentcoord.money. A snapshot reads every view in one read-only
+REPEATABLE READ transaction, so the tables on screen agree with each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import IsolationLevel
+
+from agentcoord.errors import StoreError
+from agentcoord.money import format_usd
+from agentcoord.reports import Period, spend_frame
+from agentcoord.states import TaskState
+
+log = logging.getLogger(__name__)
+
+MISSION_LIMIT = 100
+"""How many of the newest missions the missions view shows."""
+
+_TIME = pl.Datetime("us", "UTC")
+_TERMINAL_TASK_STATES = [state.value for state in TaskState if state.is_terminal]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One read query and the Polars schema of its result columns."""
+
+    sql: str
+    schema: Mapping[str, pl.DataType]
+
+
+MISSIONS = Query(
+    sql="""
+        SELECT m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at,
+               count(t.task_id) FILTER (WHERE t.state = ANY(%(terminal_task_states)s)) AS tasks_done,
+               count(t.task_id) AS tasks_total
+        FROM (SELECT * FROM missions
+              ORDER BY created_at DESC, mission_id DESC
+              LIMIT %(limit)s) AS m
+        LEFT JOIN tasks AS t USING (mission_id)
+        GROUP BY m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at
+        ORDER BY m.created_at DESC, m.mission_id DESC
+    """,
+    schema={
+        "mission_id": pl.String(),
+        "name": pl.String(),
+        "state": pl.String(),
+        "reason": pl.String(),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "tasks_done": pl.Int64(),
+        "tasks_total": pl.Int64(),
+    },
+)
+"""The newest missions with how many of their tasks reached a terminal state."""
+
+TASKS = Query(
+    sql="""
+        SELECT task_id, state, agent, attempts, reason
+        FROM tasks
+        WHERE mission_id = %(mission_id)s
+        ORDER BY position
+    """,
+    schema={
+        "task_id": pl.String(),
+        "state": pl.String(),
+        "agent": pl.String(),
+        "attempts": pl.Int64(),
+        "reason": pl.String(),
+    },
+)
+"""The tasks of one mission in plan order."""
+
+MISSION_NAMES = Query(
+    sql="SELECT mission_id, name AS mission_name FROM missions WHERE mission_id = ANY(%(mission_ids)s::text[])",
+    schema={"mission_id": pl.String(), "mission_name": pl.String()},
+)
+"""The names of some missions (for spend rows of missions older than the missions view)."""
+
+AUDIT_STATUS = Query(
+    sql="SELECT count(*) AS entries, max(recorded_at) AS latest_at FROM audit_log",
+    schema={"entries": pl.Int64(), "latest_at": _TIME},
+)
+"""How many audit entries exist and when the newest was recorded."""
+
+_SPEND_TOTALS = ("cost_micro_usd", "input_tokens", "output_tokens", "attempts")
+_SPEND_SCHEMA = {"agent": pl.String(), "mission": pl.String(), **{c: pl.Int64() for c in _SPEND_TOTALS}}
+_ALL_TIME = Period(start=None, end=None, label="all time")
+
+
+def read_frame(conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]) -> pl.DataFrame:
+    """Run `query` with `params` and return its rows with the query's schema."""
+    return pl.read_database(
+        query.sql,
+        conn,
+        execute_options={"params": dict(params)},
+        schema_overrides=dict(query.schema),
+    )
+
+
+def read_missions(conn: psycopg.Connection[Any], *, limit: int = MISSION_LIMIT) -> pl.DataFrame:
+    """The newest `limit` missions, newest first, with tasks_done / tasks_total."""
+    return read_frame(conn, MISSIONS, params={"limit": limit, "terminal_task_states": _TERMINAL_TASK_STATES})
+
+
+def read_tasks(conn: psycopg.Connection[Any], mission_id: str) -> pl.DataFrame:
+    """The tasks of `mission_id` in plan order (empty for an unknown mission)."""
+    return read_frame(conn, TASKS, params={"mission_id": mission_id})
+
+
+def read_spend(conn: psycopg.Connection[Any]) -> pl.DataFrame:
+    """All-time spend per (agent, mission): integer micro-dollars, tokens and attempts."""
+    return spend_frame(conn, _ALL_TIME, by=("agent", "mission")).select("agent", "mission", *_SPEND_TOTALS)
+
+
+@dataclass(frozen=True)
+class AuditStatus:
+    """The size of the audit log and the time of its newest entry (None when empty)."""
+
+    entries: int
+    latest_at: datetime | None
+
+
+def read_audit_status(conn: psycopg.Connection[Any]) -> AuditStatus:
+    """Count the audit entries and find the newest one's time."""
+    row = read_frame(conn, AUDIT_STATUS, params={}).row(0, named=True)
+    return AuditStatus(entries=row["entries"], latest_at=row["latest_at"])
+
+
+def spend_by_agent(spend: pl.DataFrame) -> pl.DataFrame:
+    """Spend per agent from `read_spend` rows, most expensive first, with `cost_text` dollars."""
+    return _regroup(spend, "agent")
+
+
+def spend_by_mission(spend: pl.DataFrame, mission_names: pl.DataFrame) -> pl.DataFrame:
+    """Spend per mission from `read_spend` rows, named from `mission_names`, most expensive first."""
+    per_mission = _regroup(spend, "mission").rename({"mission": "mission_id"})
+    return per_mission.join(mission_names, on="mission_id", how="left").with_columns(
+        pl.col("mission_name").fill_null("")
+    )
+
+
+def _regroup(spend: pl.DataFrame, key: str) -> pl.DataFrame:
+    # Integer sums of integer sums: exact. Dollars appear only as text, via agentcoord.money.
+    return (
+        spend.group_by(key)
+        .agg(pl.col(column).sum() for column in _SPEND_TOTALS)
+        .with_columns(cost_text=pl.col("cost_micro_usd").map_elements(format_usd, return_dtype=pl.String))
+        .sort(["cost_micro_usd", key], descending=[True, False])
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the dashboard shows, read in one consistent transaction.
+
+    `mission_id` is the mission whose tasks are in `tasks`: the one asked for, else the newest
+    (None when there are no missions).
+    """
+
+    missions: pl.DataFrame
+    mission_id: str | None
+    tasks: pl.DataFrame
+    spend_by_agent: pl.DataFrame
+    spend_by_mission: pl.DataFrame
+    audit: AuditStatus
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        """The snapshot of an empty database (what the dashboard shows before its first read)."""
+        spend = pl.DataFrame(schema=_SPEND_SCHEMA)
+        return cls(
+            missions=pl.DataFrame(schema=dict(MISSIONS.schema)),
+            mission_id=None,
+            tasks=pl.DataFrame(schema=dict(TASKS.schema)),
+            spend_by_agent=spend_by_agent(spend),
+            spend_by_mission=spend_by_mission(spend, pl.DataFrame(schema=dict(MISSION_NAMES.schema))),
+            audit=AuditStatus(entries=0, latest_at=None),
+        )
+
+    @property
+    def total_cost_micro_usd(self) -> int:
+        """All recorded spend, in micro-dollars."""
+        return int(self.spend_by_agent["cost_micro_usd"].sum())
+
+
+def read_snapshot(
+    conn: psycopg.Connection[Any], *, mission_id: str | None = None, mission_limit: int = MISSION_LIMIT
+) -> Snapshot:
+    """Read every dashboard view in one transaction (the connection's isolation level applies)."""
+    with conn.transaction():
+        missions = read_missions(conn, limit=mission_limit)
+        shown = mission_id if mission_id is not None else _newest(missions)
+        tasks = read_tasks(conn, shown) if shown is not None else pl.DataFrame(schema=dict(TASKS.schema))
+        spend = read_spend(conn)
+        names = read_frame(conn, MISSION_NAMES, params={"mission_ids": spend["mission"].unique().to_list()})
+        audit = read_audit_status(conn)
+    return Snapshot(
+        missions=missions,
+        mission_id=shown,
+        tasks=tasks,
+        spend_by_agent=spend_by_agent(spend),
+        spend_by_mission=spend_by_mission(spend, names),
+        audit=audit,
+    )
+
+
+def _newest(missions: pl.DataFrame) -> str | None:
+    return None if missions.is_empty() else str(missions["mission_id"][0])
+
+
+class SnapshotReader:
+    """A read-only connection that reads snapshots; reconnects on the next read after a failure.
+
+    psycopg errors become `StoreError` here, so the dashboard handles one error family.
+    """
+
+    def __init__(self, database_url: str, *, connect_timeout_s: int = 5) -> None:
+        self._url = database_url
+        self._connect_timeout_s = connect_timeout_s
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def read(self, *, mission_id: str | None = None, mission_limit: int = MISSION_LIMIT) -> Snapshot:
+        """A consistent snapshot of every dashboard view (see `read_snapshot`)."""
+        try:
+            return read_snapshot(self._connection(), mission_id=mission_id, mission_limit=mission_limit)
+        except psycopg.Error as exc:
+            self.close()
+            raise StoreError(f"cannot read the dashboard views: {str(exc).strip()}") from exc
+
+    def close(self) -> None:
+        """Close the connection (the next read opens a new one)."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout_s)
+            conn.read_only = True
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            self._conn = conn
+            log.debug("dashboard connected to PostgreSQL")
+        return self._conn

@@ -1,0 +1,156 @@
+"""The audit appender: the event-bus consumer that turns every event into an audit entry.
+
+Because every state change writes an event in the same transaction, auditing the bus audits
+everything by construction. Each batch of entries is appended in the same transaction that
+moves the consumer offset ("audit-appender"), and entries are keyed by `event:<event_id>`, so
+delivery may repeat (restarts, several service replicas) but each event is audited exactly once.
+
+`consume_events` wakes on LISTEN/NOTIFY and also polls, so a missed notification (listener
+reconnecting, NOTIFY lost in a crash) delays an entry by at most one poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import psycopg
+from agentcoord.services.audit.canonical import redact
+from agentcoord.services.audit.chain import format_recorded_at
+from agentcoord.services.audit.log import BUS_EVENT_PREFIX, append_entry
+from agentcoord.services.context import ServiceContext
+
+from agentcoord.errors import InvalidInputError, StoreError
+from agentcoord.store import Database
+from agentcoord.store.events import (
+    Event,
+    listen_for_events,
+    load_offset,
+    read_events_after,
+    save_offset,
+)
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "audit-appender"
+POLL_INTERVAL_S = 1.0
+
+
+def event_subject(event: Event) -> str:
+    """What an event is about: "mission/<id>/task/<id>", "mission/<id>", "task/<id>" or "system"."""
+    parts = []
+    if event.mission_id:
+        parts.append(f"mission/{event.mission_id}")
+    if event.task_id:
+        parts.append(f"task/{event.task_id}")
+    return "/".join(parts) or "system"
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    """The event's payload plus `event_created_at` (when the fact was written to the bus)."""
+    return {**event.payload, "event_created_at": format_recorded_at(event.created_at)}
+
+
+async def append_pending_events(db: Database, *, batch: int = 500) -> int:
+    """Audit every event after this consumer's offset; the number of entries newly appended.
+
+    Safe to run concurrently: the offset row is locked for the batch, and a replayed event
+    finds its entry already there.
+    """
+    appended_total = 0
+    while True:
+        async with db.transaction() as conn:
+            offset = await load_offset(conn, CONSUMER, for_update=True)
+            events = await read_events_after(conn, offset, limit=batch)
+            for event in events:
+                appended_total += await _audit_event(conn, event)
+            if events:
+                await save_offset(conn, CONSUMER, events[-1].event_id)
+        if len(events) < batch:
+            return appended_total
+
+
+async def consume_events(
+    db: Database, *, listen_url: str | None, stop: asyncio.Event, poll_interval_s: float = POLL_INTERVAL_S
+) -> None:
+    """Append pending events whenever NOTIFY arrives or `poll_interval_s` passes, until `stop`.
+
+    `listen_url` is where a dedicated autocommit connection LISTENs; None polls only.
+    """
+    listener = None
+    if listen_url:
+        listener = await _open_listener(listen_url)
+    else:
+        log.warning("audit appender has no database URL to LISTEN on; polling every %.1f s", poll_interval_s)
+    try:
+        while not stop.is_set():
+            await append_pending_events(db)
+            await _wait_for_wakeup(listener, stop, poll_interval_s)
+    finally:
+        if listener is not None:
+            await listener.close()
+
+
+async def run_background(context: ServiceContext, stop: asyncio.Event) -> None:
+    """The host's entry point: consume the bus into the audit log until `stop` is set."""
+    await consume_events(context.db, listen_url=context.config.database.url, stop=stop)
+
+
+async def _audit_event(conn: psycopg.AsyncConnection, event: Event) -> int:
+    """Append the entry for one event (1 if new, 0 if already there)."""
+    key = f"{BUS_EVENT_PREFIX}{event.event_id}"
+    about = {"actor": event.actor, "action": event.topic, "subject": event_subject(event)}
+    payload = event_payload(event)
+    try:
+        _, appended = await append_entry(conn, key, payload=payload, **about)
+    except InvalidInputError as exc:
+        # Refusing would stall the whole bus behind one event; keep the fact, flag the problem.
+        log.warning("event %d has a payload that is not canonical JSON: %s", event.event_id, exc)
+        fallback = {
+            "event_created_at": payload["event_created_at"],
+            "payload_error": str(exc),
+            "payload_text": json.dumps(redact(event.payload), sort_keys=True, ensure_ascii=False),
+        }
+        _, appended = await append_entry(conn, key, payload=fallback, **about)
+    return int(appended)
+
+
+async def _wait_for_wakeup(listener: psycopg.AsyncConnection | None, stop: asyncio.Event, timeout_s: float) -> None:
+    """Return on the first notification, after `timeout_s`, or as soon as `stop` is set."""
+    waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+    if listener is not None:
+        waiters.add(asyncio.ensure_future(_next_notification(listener, timeout_s)))
+    try:
+        done, _ = await asyncio.wait(
+            waiters, timeout=None if listener is not None else timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:  # also when the consumer itself is cancelled: leave no waiter behind
+        for task in waiters:
+            task.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    for task in done:
+        task.result()  # a broken listener raises here; the host restarts the consumer
+
+
+async def _open_listener(url: str) -> psycopg.AsyncConnection:
+    """A dedicated autocommit connection subscribed to the events channel."""
+    try:
+        listener = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to LISTEN for events: {exc}") from exc
+    try:
+        await listen_for_events(listener)
+    except psycopg.Error as exc:
+        await listener.close()
+        raise StoreError(f"cannot LISTEN for events: {exc}") from exc
+    return listener
+
+
+async def _next_notification(listener: psycopg.AsyncConnection, timeout_s: float) -> None:
+    try:
+        async for _ in listener.notifies(timeout=timeout_s, stop_after=1):
+            pass
+    except psycopg.Error as exc:
+        raise StoreError(f"lost the LISTEN connection: {exc}") from exc

@@ -1,0 +1,156 @@
+"""Canonical JSON for audit payloads, and the redaction of secrets before anything is hashed.
+
+Canonical form (RFC 8785 style, see docs/audit-format.md): object keys sorted by their UTF-16
+code units, no insignificant whitespace, UTF-8 output, strings escaped as JSON.stringify does
+(only `"`, `\\` and control characters; lowercase `\\u00xx`). Numbers must be integers, written
+in plain decimal: money is integer micro-dollars, and floats have no single agreed spelling, so
+a float (or NaN/Infinity) is refused with an error naming where it is.
+
+Redaction runs first, so a secret never reaches the hash, the table or a log line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from agentcoord.errors import InvalidInputError
+
+REDACTED = "[REDACTED]"
+
+# Key words (after splitting snake_case, kebab-case and camelCase) that mark a secret value.
+_SECRET_WORDS = frozenset(
+    {"token", "secret", "password", "passwd", "passphrase", "authorization", "credential",
+     "credentials", "apikey", "cookie"}
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("signing", "key")})
+_KEY_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+# Secrets recognisable by shape wherever they appear inside a string.
+_SECRET_VALUE = re.compile(
+    r"\b(?i:bearer)\s+(?=\S*\d)[A-Za-z0-9._~+/=-]{8,}"  # HTTP bearer credentials (with a digit, not prose)
+    r"|\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic style API keys
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub tokens
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|\bAIza[0-9A-Za-z_-]{35}"  # Google API keys
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"  # JWTs
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a mapping key names a secret (`api_key`, `accessToken`, `Authorization`, ...).
+
+    Whole words are matched, so `input_tokens` or `idempotency_key` are not secrets.
+    """
+    words = [w.lower() for w in _KEY_WORD.findall(key)]
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with secret-named keys' values and secret-shaped substrings replaced."""
+    if isinstance(value, Mapping):
+        return {k: REDACTED if isinstance(k, str) and is_secret_key(k) else redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return _SECRET_VALUE.sub(REDACTED, value)
+    return value
+
+
+def canonical_json(value: Any, *, field: str = "payload") -> bytes:
+    """The canonical UTF-8 bytes of a JSON value; InvalidInputError names the offending path.
+
+    Accepts mappings with string keys, lists/tuples, strings, integers, booleans and None.
+    """
+    normalised = _normalise(value, field)
+    return json.dumps(normalised, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> bytes:
+    """Redact, then canonicalise, an audit payload: the exact bytes that are stored and hashed."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInputError("must be a JSON object", field=field)
+    return canonical_json(redact(payload), field=field)
+
+
+def parse_json(text: str | bytes, *, field: str) -> Any:
+    """Parse JSON strictly: no floats, NaN or Infinity, no duplicate keys."""
+    try:
+        return json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_float,
+                          object_pairs_hook=_unique_keys)
+    except _RefusedJson as exc:
+        raise InvalidInputError(str(exc), field=field) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"is not valid JSON: {exc}", field=field) from exc
+
+
+def parse_json_object(text: str, *, field: str) -> dict[str, Any]:
+    """Parse a JSON object strictly (see `parse_json`) and check it can be canonicalised.
+
+    An empty string means `{}`.
+    """
+    if not text.strip():
+        return {}
+    value = parse_json(text, field=field)
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"must be a JSON object, not {type(value).__name__}", field=field)
+    canonical_json(value, field=field)  # e.g. a "\ud800" escape parses but has no UTF-8 form
+    return value
+
+
+class _RefusedJson(ValueError):
+    """Valid JSON that canonical form does not allow."""
+
+
+def _refuse_float(text: str) -> Any:
+    raise _RefusedJson(f"non-integer number {text} is not allowed; use integers (e.g. micro-dollars)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RefusedJson(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _normalise(value: Any, path: str) -> Any:
+    """Check every value is canonical-JSON-able and sort every object's keys."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        _check_text(value, path)
+        return value
+    if isinstance(value, float):
+        raise InvalidInputError(
+            f"non-integer number {value!r} is not allowed; use integers (e.g. micro-dollars)", field=path
+        )
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise InvalidInputError(f"object key {key!r} is not a string", field=path)
+            _check_text(key, path)
+        return {key: _normalise(value[key], f"{path}.{key}") for key in sorted(value, key=_utf16_order)}
+    if isinstance(value, list | tuple):
+        return [_normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise InvalidInputError(f"{type(value).__name__} is not a JSON value", field=path)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"string is not valid Unicode (lone surrogate): {exc.reason}", field=path) from None
+
+
+def _utf16_order(key: str) -> bytes:
+    """RFC 8785 sorts keys by UTF-16 code units; big-endian UTF-16 bytes compare the same way."""
+    return key.encode("utf-16-be")

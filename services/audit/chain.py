@@ -1,0 +1,183 @@
+"""The hash chain: how an audit entry's hash is computed, and the pure verifier over entries.
+
+entry_hash = SHA-256(b"agentcoord.audit.entry.v1\\x00" + canonical JSON of the entry record),
+where the record holds seq, event_id, recorded_at, actor, action, subject, the payload (as a
+JSON value) and prev_hash (hex); docs/audit-format.md spells it out byte for byte. The prefix
+separates these hashes from every other SHA-256 the system will make (Merkle nodes and
+checkpoints use their own prefixes). Entry hashes are the leaves of the future Merkle tree.
+
+`ChainVerifier` checks entries one at a time, so a caller can stream a log of any length
+through it; `verify_chain` runs it over an iterable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agentcoord.services.audit.canonical import canonical_json, parse_json
+
+from agentcoord.errors import InvalidInputError
+from agentcoord.store.audit import AuditEntry
+
+ENTRY_DOMAIN = b"agentcoord.audit.entry.v1\x00"
+GENESIS_HASH = bytes(32)
+"""prev_hash of seq 1: 32 zero bytes."""
+
+
+def format_recorded_at(moment: datetime) -> str:
+    """RFC 3339 in UTC with exactly six fractional digits, e.g. 2025-01-02T03:04:05.000600Z."""
+    if moment.tzinfo is None:
+        raise ValueError("recorded_at must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def hash_preimage(entry: AuditEntry) -> bytes:
+    """The exact bytes SHA-256 is taken over: every field of `entry` except entry_hash.
+
+    Raises InvalidInputError when the payload bytes are not canonical JSON (not JSON, floats,
+    key order, whitespace, ...): such bytes could not have come from an honest append.
+    """
+    value = parse_json(entry.payload, field="payload")
+    if canonical_json(value) != entry.payload:
+        raise InvalidInputError("is not in canonical JSON form", field="payload")
+    record = {
+        "seq": entry.seq,
+        "event_id": entry.event_id,
+        "recorded_at": format_recorded_at(entry.recorded_at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject": entry.subject,
+        "payload": value,
+        "prev_hash": entry.prev_hash.hex(),
+    }
+    return ENTRY_DOMAIN + canonical_json(record, field="entry")
+
+
+def compute_entry_hash(entry: AuditEntry) -> bytes:
+    """SHA-256 over `hash_preimage(entry)` (32 bytes); what entry.entry_hash must equal."""
+    return hashlib.sha256(hash_preimage(entry)).digest()
+
+
+def build_entry(
+    *,
+    seq: int,
+    event_id: str,
+    recorded_at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: bytes,
+    prev_hash: bytes,
+) -> AuditEntry:
+    """A new entry whose entry_hash covers all the given content (`payload`: canonical bytes)."""
+    draft = AuditEntry(
+        seq=seq, event_id=event_id, recorded_at=recorded_at, actor=actor, action=action,
+        subject=subject, payload=payload, prev_hash=prev_hash, entry_hash=b"",
+    )
+    return dataclasses.replace(draft, entry_hash=compute_entry_hash(draft))
+
+
+class Problem(enum.Enum):
+    """What is wrong at the first bad entry."""
+
+    CHANGED = "changed"
+    """The entry's content no longer hashes to its entry_hash (or its payload is not canonical)."""
+    BROKEN_LINK = "broken link"
+    """prev_hash differs from the entry_hash of the entry before it."""
+    MISSING = "missing"
+    """seq skips ahead: the entry with the expected seq is gone (or was moved later)."""
+    REORDERED = "reordered/inserted"
+    """seq goes backwards or repeats: an entry was moved earlier or an extra one inserted."""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of verifying a range of the log.
+
+    `entries_checked` counts entries read up to and including the first bad one.
+    `first_bad_seq` is 0 when intact; `detail` says what was found there.
+    """
+
+    intact: bool
+    entries_checked: int
+    first_bad_seq: int = 0
+    problem: Problem | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for people, e.g. "audit log TAMPERED at seq 7: changed (...)"."""
+        if self.intact:
+            noun = "entry" if self.entries_checked == 1 else "entries"
+            return f"audit log intact: {self.entries_checked} {noun}"
+        assert self.problem is not None
+        return f"audit log TAMPERED at seq {self.first_bad_seq}: {self.problem.value} ({self.detail})"
+
+
+class ChainVerifier:
+    """Checks entries in the order given and remembers the first failure.
+
+    Start at `first_seq` with `prev_hash` the entry_hash of the entry before it (GENESIS_HASH
+    for seq 1, None to accept the first entry's prev_hash unchecked).
+    """
+
+    def __init__(self, *, first_seq: int = 1, prev_hash: bytes | None = GENESIS_HASH) -> None:
+        self._expected_seq = first_seq
+        self._prev_hash = prev_hash
+        self._checked = 0
+        self._failure: VerifyReport | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True once a bad entry has been seen; later entries are then ignored."""
+        return self._failure is not None
+
+    def check(self, entry: AuditEntry) -> bool:
+        """Check the next entry; False (and the report is final) when it is the first bad one."""
+        if self._failure is not None:
+            return False
+        self._checked += 1
+        expected = self._expected_seq
+        if entry.seq > expected:
+            return self._fail(expected, Problem.MISSING, f"expected seq {expected}, found seq {entry.seq}")
+        if entry.seq < expected:
+            return self._fail(
+                entry.seq, Problem.REORDERED, f"seq {entry.seq} appears where seq {expected} belongs"
+            )
+        if self._prev_hash is not None and entry.prev_hash != self._prev_hash:
+            before = "the genesis hash" if entry.seq == 1 else f"the entry_hash of seq {entry.seq - 1}"
+            return self._fail(entry.seq, Problem.BROKEN_LINK, f"prev_hash does not match {before}")
+        try:
+            recomputed = compute_entry_hash(entry)
+        except InvalidInputError:
+            return self._fail(entry.seq, Problem.CHANGED, "payload bytes are not canonical JSON")
+        if recomputed != entry.entry_hash:
+            return self._fail(entry.seq, Problem.CHANGED, "entry hash does not match its content")
+        self._expected_seq = expected + 1
+        self._prev_hash = entry.entry_hash
+        return True
+
+    def report(self) -> VerifyReport:
+        """The verdict over everything checked so far."""
+        return self._failure or VerifyReport(intact=True, entries_checked=self._checked)
+
+    def _fail(self, seq: int, problem: Problem, detail: str) -> bool:
+        self._failure = VerifyReport(
+            intact=False, entries_checked=self._checked, first_bad_seq=seq, problem=problem, detail=detail
+        )
+        return False
+
+
+def verify_chain(
+    entries: Iterable[AuditEntry], *, first_seq: int = 1, prev_hash: bytes | None = GENESIS_HASH
+) -> VerifyReport:
+    """Verify entries in the order given (see `ChainVerifier`); stops at the first bad entry."""
+    verifier = ChainVerifier(first_seq=first_seq, prev_hash=prev_hash)
+    for entry in entries:
+        if not verifier.check(entry):
+            break
+    return verifier.report()

@@ -1,0 +1,77 @@
+"""The mission front desk: validate, store, hand over to the supervisor, answer questions.
+
+Plain domain code; the gRPC servicer translates protobuf to and from these calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from agentcoord.errors import InvalidInputError
+from agentcoord.missions import MissionSpec
+from agentcoord.states import MissionState
+from agentcoord.store import Database
+from agentcoord.store import missions as store
+from agentcoord.store.missions import MissionRecord
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+StartMission = Callable[[str], Awaitable[None]]
+
+
+class MissionDesk:
+    """Creates missions exactly once per request id and starts them."""
+
+    def __init__(self, db: Database, *, start_mission: StartMission) -> None:
+        self._db = db
+        self._start_mission = start_mission
+
+    async def create(self, spec: MissionSpec, *, request_id: str = "") -> tuple[MissionRecord, bool]:
+        """Store and start a mission; a repeated request_id returns the first mission, not a new one."""
+        created = False
+        async with self._db.transaction() as conn:
+            mission_id = await store.find_mission_id_by_request(conn, request_id) if request_id else None
+            if mission_id is None:
+                mission_id = str(uuid.uuid4())
+                await store.insert_mission(
+                    conn, mission_id=mission_id, request_id=request_id or None, spec=spec, actor="mission-service"
+                )
+                created = True
+        # Started after commit (and again on replay, which is idempotent) so no mission is stranded.
+        await self._start_mission(mission_id)
+        return await self.get(mission_id), created
+
+    async def get(self, mission_id: str) -> MissionRecord:
+        async with self._db.transaction() as conn:
+            return await store.get_mission(conn, mission_id)
+
+    async def list(
+        self, *, state: MissionState | None = None, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[MissionRecord], str]:
+        """One page of missions, newest first, and the token for the next page ('' at the end)."""
+        if page_size < 0 or page_size > MAX_PAGE_SIZE:
+            raise InvalidInputError(f"must be between 0 and {MAX_PAGE_SIZE}", field="page_size")
+        limit = page_size or DEFAULT_PAGE_SIZE
+        before = _decode_token(page_token) if page_token else None
+        async with self._db.transaction() as conn:
+            missions = await store.list_missions(conn, state=state, limit=limit + 1, before=before)
+        if len(missions) <= limit:
+            return missions, ""
+        last = missions[limit - 1]
+        return missions[:limit], _encode_token(last.created_at, last.mission_id)
+
+
+def _encode_token(created_at: datetime, mission_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{mission_id}".encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, str]:
+    try:
+        created_at, mission_id = base64.urlsafe_b64decode(token.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created_at), mission_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError("is not a token this service issued", field="page_token") from exc

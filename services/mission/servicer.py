@@ -1,0 +1,41 @@
+"""MissionService over gRPC: protobuf in, MissionDesk call, protobuf out."""
+
+from __future__ import annotations
+
+import grpc
+
+from agentcoord.missions import parse_mission
+from agentcoord.services.mission.convert import (
+    mission_state_from_proto,
+    mission_to_proto,
+    spec_document,
+)
+from agentcoord.services.mission.desk import MissionDesk
+from agentcoord.v1 import mission_pb2, mission_pb2_grpc
+
+
+class MissionServicer(mission_pb2_grpc.MissionServiceServicer):
+    """Translates MissionService calls to MissionDesk."""
+
+    def __init__(self, desk: MissionDesk) -> None:
+        self._desk = desk
+
+    async def CreateMission(
+        self, request: mission_pb2.CreateMissionRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.CreateMissionResponse:
+        spec = parse_mission(spec_document(request), source="CreateMissionRequest")
+        mission, created = await self._desk.create(spec, request_id=request.request_id)
+        return mission_pb2.CreateMissionResponse(mission=mission_to_proto(mission), created=created)
+
+    async def GetMission(
+        self, request: mission_pb2.GetMissionRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.GetMissionResponse:
+        return mission_pb2.GetMissionResponse(mission=mission_to_proto(await self._desk.get(request.mission_id)))
+
+    async def ListMissions(
+        self, request: mission_pb2.ListMissionsRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.ListMissionsResponse:
+        missions, token = await self._desk.list(
+            state=mission_state_from_proto(request.state), page_size=request.page_size, page_token=request.page_token
+        )
+        return mission_pb2.ListMissionsResponse(missions=[mission_to_proto(m) for m in missions], next_page_token=token)

@@ -1,0 +1,57 @@
+"""Supervision on a real Ray: a killed Mission actor is restarted and resumes; the supervisor re-attaches."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import ray
+
+from agentcoord.actors import NAMESPACE
+from agentcoord.actors.mission import mission_actor_name
+from agentcoord.clients import MissionClient
+from agentcoord.missions import load_mission_file
+from agentcoord.services.mission.convert import create_request
+
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "missions" / "hello.yaml"
+
+
+def _state(url: str, mission_id: str) -> tuple[str, dict[str, tuple[str, int]]]:
+    with psycopg.connect(url) as conn:
+        state = conn.execute("SELECT state FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+        tasks = {t: (s, a) for t, s, a in conn.execute(
+            "SELECT task_id, state, attempts FROM tasks WHERE mission_id = %s", (mission_id,))}
+    return state, tasks
+
+
+def _wait(predicate: Any, deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def test_killed_mission_actor_restarts_and_finishes_without_rerunning_done_tasks(stack: Any) -> None:
+    url = stack.config.database.url
+    client = MissionClient(stack.address)
+    try:
+        mission_id = client.create(create_request(load_mission_file(HELLO), request_id="")).mission.mission_id
+    finally:
+        client.close()
+    _wait(lambda: _state(url, mission_id)[1]["write"][0] == "succeeded")
+    actor = ray.get_actor(mission_actor_name(mission_id), namespace=NAMESPACE)
+    ray.kill(actor, no_restart=False)  # a crash: Ray restarts it and re-delivers run()
+    _wait(lambda: _state(url, mission_id)[0] == "completed")
+    _, tasks = _state(url, mission_id)
+    assert tasks["write"] == ("succeeded", 1)  # finished before the crash: never re-run
+    assert all(s == "succeeded" for s, _ in tasks.values())
+    with psycopg.connect(url) as conn:
+        keys = {r[0] for r in conn.execute("SELECT idempotency_key FROM usage_events WHERE mission_id = %s", (mission_id,))}
+        attempts = {f"attempt:{r[0]}" for r in conn.execute("SELECT attempt_id FROM attempts WHERE mission_id = %s", (mission_id,))}
+    # Usage is keyed by attempt: every usage row belongs to a recorded attempt, each counted once,
+    # and every task that succeeded was paid for.
+    assert keys <= attempts and len(keys) >= len(tasks)

@@ -1,0 +1,148 @@
+"""Canonical JSON and secret redaction: the exact bytes that audit entries hash."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from agentcoord.services.audit.canonical import (
+    REDACTED,
+    canonical_json,
+    canonical_payload,
+    is_secret_key,
+    parse_json,
+    parse_json_object,
+    redact,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentcoord.errors import InvalidInputError
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _reversed_keys(value: Any) -> Any:
+    """The same JSON value with every object's keys inserted in reverse order."""
+    if isinstance(value, dict):
+        return {k: _reversed_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed_keys(v) for v in value]
+    return value
+
+
+@given(json_values)
+def test_canonical_json_round_trips_and_is_a_fixed_point(value: Any) -> None:
+    encoded = canonical_json(value)
+    assert json.loads(encoded) == value
+    assert canonical_json(parse_json(encoded, field="x")) == encoded
+
+
+@given(json_values)
+def test_canonical_json_ignores_key_insertion_order(value: Any) -> None:
+    assert canonical_json(_reversed_keys(value)) == canonical_json(value)
+
+
+def _bmp_only(value: Any) -> bool:
+    return all(ord(c) <= 0xFFFF for c in json.dumps(value, ensure_ascii=False))
+
+
+@given(json_values.filter(_bmp_only))
+def test_canonical_json_matches_compact_sorted_stdlib_for_bmp_text(value: Any) -> None:
+    # With no astral keys, UTF-16 order is code-point order and stdlib gives the same bytes.
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert canonical_json(value) == expected
+
+
+def test_keys_sort_by_utf16_code_units_and_text_is_raw_utf8() -> None:
+    value = {"\ue000": 1, "\U0001f600": 2, "b": "é\n\x01", "a": [True, None, -7]}
+    assert canonical_json(value) == '{"a":[true,null,-7],"b":"é\\n\\u0001","\U0001f600":2,"\ue000":1}'.encode()
+
+
+@pytest.mark.parametrize("bad", [1.5, float("nan"), float("inf"), 0.0])
+def test_floats_are_refused_naming_the_path(bad: float) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        canonical_json({"cost": {"usd": [1, bad]}})
+    assert caught.value.field == "payload.cost.usd[1]"
+    assert "micro-dollars" in str(caught.value)
+
+
+def test_non_json_types_and_non_string_keys_are_refused() -> None:
+    with pytest.raises(InvalidInputError, match="set is not a JSON value"):
+        canonical_json({"x": {1, 2}})
+    with pytest.raises(InvalidInputError, match="not a string"):
+        canonical_json({1: "x"})
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        canonical_json({"x": "\ud800"})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"a": 1.5}', "non-integer number 1.5"),
+        ('{"a": 1e3}', "non-integer number 1e3"),
+        ('{"a": NaN}', "non-integer number NaN"),
+        ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+        ('{"a": ', "is not valid JSON"),
+    ],
+)
+def test_strict_parse_refuses_what_canonical_form_cannot_hold(text: str, problem: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_json(text, field="payload_json")
+    assert caught.value.field == "payload_json"
+    assert problem in str(caught.value)
+
+
+def test_parse_json_object_wants_an_object_and_reads_empty_as_empty() -> None:
+    assert parse_json_object("", field="payload_json") == {}
+    assert parse_json_object('{"n": 3}', field="payload_json") == {"n": 3}
+    with pytest.raises(InvalidInputError, match="payload_json: must be a JSON object, not list"):
+        parse_json_object("[1]", field="payload_json")
+    with pytest.raises(InvalidInputError, match="lone surrogate") as caught:
+        parse_json_object('{"x": "\\ud800"}', field="payload_json")
+    assert caught.value.field.startswith("payload_json")
+
+
+@pytest.mark.parametrize(
+    "key", ["token", "api_key", "apiKey", "X-Api-Key", "Authorization", "client_secret", "DB_PASSWORD",
+            "accessToken", "private_key", "credentials"],
+)
+def test_secret_keys_are_recognised(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["input_tokens", "output_tokens", "idempotency_key", "subject", "keyword", "author"])
+def test_ordinary_keys_are_not_secret(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+def test_redaction_replaces_secret_values_and_secret_shaped_substrings() -> None:
+    payload = {
+        "api_key": "plain-looking",
+        "nested": {"password": {"any": "structure"}, "input_tokens": 1200},
+        "command": "curl -H 'Authorization: Bearer abc123def456ghi' https://x",
+        "key": "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+        "list": ["ghp_" + "a1" * 18, "harmless"],
+        "prose": "the bearer instrument was signed",
+    }
+    assert redact(payload) == {
+        "api_key": REDACTED,
+        "nested": {"password": REDACTED, "input_tokens": 1200},
+        "command": f"curl -H 'Authorization: {REDACTED}' https://x",
+        "key": REDACTED,
+        "list": [REDACTED, "harmless"],
+        "prose": "the bearer instrument was signed",
+    }
+
+
+def test_canonical_payload_redacts_before_encoding() -> None:
+    encoded = canonical_payload({"token": "t0ps3cret", "n": 1})
+    assert encoded == b'{"n":1,"token":"[REDACTED]"}'
+    assert b"t0ps3cret" not in encoded
+    with pytest.raises(InvalidInputError, match="must be a JSON object"):
+        canonical_payload(["not", "an", "object"])  # type: ignore[arg-type]

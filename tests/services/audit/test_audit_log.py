@@ -1,0 +1,180 @@
+"""AuditLog on real PostgreSQL: gap-free concurrent appends, idempotency, and tamper detection."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import psycopg
+import pytest
+from agentcoord.services.audit.chain import Problem, build_entry
+from agentcoord.services.audit.log import AuditLog, verify_log
+
+from agentcoord.errors import InvalidInputError, StoreError
+from agentcoord.store.audit import AuditEntry
+
+
+def behind_the_apps_back(url: str, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run SQL as the superuser with triggers off, the way an intruder would edit the table."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(sql, params)
+
+
+async def _append_many(log: AuditLog, count: int) -> list[AuditEntry]:
+    entries = []
+    for i in range(count):
+        entry, appended = await log.append(
+            f"req-{i}", actor="user:ana", action=f"act.{i % 2}", subject=f"mission/m{i % 3}", payload={"i": i}
+        )
+        assert appended
+        entries.append(entry)
+    return entries
+
+
+def test_concurrent_appends_are_gap_free_and_the_chain_verifies(runner, make_db, fresh_database_url: str) -> None:
+    db = make_db(fresh_database_url)
+    log = AuditLog(db)
+
+    async def appender(worker: int) -> None:
+        for i in range(50):
+            await log.append(f"w{worker}-{i}", actor=f"worker:{worker}", action="test.append",
+                             subject="system", payload={"worker": worker, "i": i})
+
+    async def scenario() -> tuple[list[int], object, object]:
+        await asyncio.gather(*(appender(w) for w in range(8)))
+        seqs = [e.seq for e in await log.list_entries(page_size=1000)]
+        return seqs, await log.verify(), await log.verify(batch=7)
+
+    seqs, report, small_batches = runner.run(scenario())
+    assert seqs == list(range(1, 401))
+    assert report.intact and report.entries_checked == 400
+    assert small_batches == report
+    assert report.describe() == "audit log intact: 400 entries"
+
+
+def test_replaying_an_event_id_returns_the_stored_entry_and_appends_nothing(
+    runner, make_db, fresh_database_url: str
+) -> None:
+    log = AuditLog(make_db(fresh_database_url))
+
+    async def scenario() -> tuple[AuditEntry, bool, AuditEntry, bool, int]:
+        first, appended_first = await log.append(
+            "req-1", actor="user:ana", action="review.accepted", subject="mission/m1", payload={"n": 1}
+        )
+        again, appended_again = await log.append(
+            "req-1", actor="user:bob", action="other", subject="system", payload={"n": 2}
+        )
+        return first, appended_first, again, appended_again, len(await log.list_entries())
+
+    first, appended_first, again, appended_again, count = runner.run(scenario())
+    assert (appended_first, appended_again, count) == (True, False, 1)
+    assert again == first
+    assert first.payload == b'{"n":1}'
+
+
+def test_payload_secrets_never_reach_the_table(runner, make_db, fresh_database_url: str) -> None:
+    log = AuditLog(make_db(fresh_database_url))
+    runner.run(log.append("req-1", actor="agent:claude", action="tool.call", subject="system",
+                          payload={"api_key": "abc", "cmd": "curl -H 'Authorization: Bearer s3cr3tvalue99'"}))
+    with psycopg.connect(fresh_database_url) as conn:
+        stored = conn.execute("SELECT payload FROM audit_log").fetchone()[0]
+    assert stored == b'{"api_key":"[REDACTED]","cmd":"curl -H \'Authorization: [REDACTED]\'"}'
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad_field"),
+    [
+        ({"event_id": ""}, "event_id"),
+        ({"event_id": "event:12"}, "event_id"),
+        ({"actor": ""}, "actor"),
+        ({"payload": {"cost_usd": 1.25}}, "payload.cost_usd"),
+    ],
+)
+def test_bad_appends_are_refused_naming_the_field(runner, db, fields: dict[str, object], bad_field: str) -> None:
+    args: dict[str, object] = {"event_id": "req-x", "actor": "a", "action": "b", "subject": "c", "payload": {}}
+    args.update(fields)
+    event_id = args.pop("event_id")
+    with pytest.raises(InvalidInputError) as caught:
+        runner.run(AuditLog(db).append(event_id, **args))  # type: ignore[arg-type]
+    assert caught.value.field == bad_field
+
+
+def test_list_entries_pages_and_filters(runner, make_db, fresh_database_url: str) -> None:
+    log = AuditLog(make_db(fresh_database_url))
+
+    async def scenario() -> dict[str, list[int]]:
+        await _append_many(log, 9)
+        return {
+            "page": [e.seq for e in await log.list_entries(after_seq=3, page_size=4)],
+            "subject": [e.seq for e in await log.list_entries(subject_prefix="mission/m1")],
+            "action": [e.seq for e in await log.list_entries(action="act.0", after_seq=2)],
+        }
+
+    got = runner.run(scenario())
+    assert got == {"page": [4, 5, 6, 7], "subject": [2, 5, 8], "action": [3, 5, 7, 9]}
+    with pytest.raises(InvalidInputError, match="page_size"):
+        runner.run(log.list_entries(page_size=5000))
+
+
+def test_the_app_cannot_update_delete_or_truncate(runner, make_db, fresh_database_url: str) -> None:
+    db = make_db(fresh_database_url)
+    runner.run(_append_many(AuditLog(db), 1))
+
+    async def attempt(sql: str) -> None:
+        async with db.transaction() as conn:
+            await conn.execute(sql)
+
+    for sql in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+        with pytest.raises(StoreError, match="append-only"):
+            runner.run(attempt(sql))
+    assert runner.run(AuditLog(db).verify()).entries_checked == 1
+
+
+def test_payload_edited_behind_the_apps_back_is_reported_at_that_seq(runner, make_db, fresh_database_url: str) -> None:
+    db = make_db(fresh_database_url)
+    runner.run(_append_many(AuditLog(db), 6))
+    behind_the_apps_back(fresh_database_url, "UPDATE audit_log SET payload = %s WHERE seq = 4", (b'{"i":999}',))
+
+    report = runner.run(verify_log(db))
+    assert (report.intact, report.first_bad_seq, report.problem) == (False, 4, Problem.CHANGED)
+    assert report.describe() == "audit log TAMPERED at seq 4: changed (entry hash does not match its content)"
+    # Ranges: before the edit is intact; a range starting after it is anchored on stored hashes.
+    assert runner.run(verify_log(db, from_seq=1, to_seq=3)).intact
+    assert runner.run(verify_log(db, from_seq=5)).intact
+    assert runner.run(verify_log(db, from_seq=2, to_seq=5)).first_bad_seq == 4
+
+
+def test_an_edit_with_a_recomputed_hash_is_caught_by_the_next_link(
+    runner, make_db, fresh_database_url: str
+) -> None:
+    db = make_db(fresh_database_url)
+    entries = runner.run(_append_many(AuditLog(db), 5))
+    forged = build_entry(**{**_content(entries[1]), "payload": b'{"i":999}'})
+    behind_the_apps_back(
+        fresh_database_url,
+        "UPDATE audit_log SET payload = %s, entry_hash = %s WHERE seq = 2",
+        (forged.payload, forged.entry_hash),
+    )
+    report = runner.run(verify_log(db))
+    assert (report.first_bad_seq, report.problem) == (3, Problem.BROKEN_LINK)
+
+
+def _content(entry: AuditEntry) -> dict[str, object]:
+    fields = dataclasses.asdict(entry)
+    del fields["entry_hash"]
+    return fields
+
+
+def test_a_deleted_row_is_reported_as_a_gap(runner, make_db, fresh_database_url: str) -> None:
+    db = make_db(fresh_database_url)
+    runner.run(_append_many(AuditLog(db), 6))
+    behind_the_apps_back(fresh_database_url, "DELETE FROM audit_log WHERE seq = 3")
+    report = runner.run(verify_log(db))
+    assert (report.intact, report.first_bad_seq, report.problem) == (False, 3, Problem.MISSING)
+    assert report.describe() == "audit log TAMPERED at seq 3: missing (expected seq 3, found seq 4)"
+
+
+def test_verify_refuses_a_backwards_range(runner, db) -> None:
+    with pytest.raises(InvalidInputError, match="to_seq"):
+        runner.run(verify_log(db, from_seq=5, to_seq=2))

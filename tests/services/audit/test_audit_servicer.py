@@ -1,0 +1,115 @@
+"""AuditService over real gRPC: Append, ListEntries, Verify, errors, and the hosted appender."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import grpc
+import psycopg
+import pytest
+from agentcoord.services.audit.chain import GENESIS_HASH
+from agentcoord.services.context import ServiceContext
+from agentcoord.services.host import start_services
+
+from agentcoord.store.events import append_event
+from agentcoord.v1 import audit_pb2, audit_pb2_grpc
+
+
+@pytest.fixture
+def audit_service(runner, make_db, fresh_database_url: str, base_config) -> Iterator[audit_pb2_grpc.AuditServiceStub]:
+    """AuditService (with its background appender) on a fresh database, and a client stub."""
+    context = ServiceContext(config=base_config.with_database_url(fresh_database_url), db=make_db(fresh_database_url))
+    hosted = runner.run(start_services(["audit"], context, host="127.0.0.1", port=0))
+    channel = grpc.insecure_channel(f"127.0.0.1:{hosted.port}")
+    yield audit_pb2_grpc.AuditServiceStub(channel)
+    channel.close()
+    runner.run(hosted.stop())
+
+
+def _append(stub: audit_pb2_grpc.AuditServiceStub, event_id: str, payload_json: str) -> audit_pb2.AppendResponse:
+    return stub.Append(
+        audit_pb2.AppendRequest(event_id=event_id, actor="user:ana", action="review.accepted",
+                                subject="mission/m1/task/t1", payload_json=payload_json),
+        timeout=10,
+    )
+
+
+def test_append_list_and_verify(audit_service: audit_pb2_grpc.AuditServiceStub) -> None:
+    first = _append(audit_service, "review-1", '{"accepted": true, "api_key": "k", "cost_micro_usd": 12}')
+    replay = _append(audit_service, "review-1", '{"something": "else"}')
+    second = _append(audit_service, "review-2", "")
+
+    assert first.appended and not replay.appended and second.appended
+    assert first.entry.seq == 1 and second.entry.seq == 2
+    assert first.entry.payload == b'{"accepted":true,"api_key":"[REDACTED]","cost_micro_usd":12}'
+    assert first.entry.prev_hash == GENESIS_HASH
+    assert second.entry.prev_hash == first.entry.entry_hash
+    assert replay.entry == first.entry
+    assert first.entry.recorded_at.seconds > 0
+
+    listed = audit_service.ListEntries(audit_pb2.ListEntriesRequest(subject_prefix="mission/m1"), timeout=10)
+    assert [e.event_id for e in listed.entries] == ["review-1", "review-2"]
+    after = audit_service.ListEntries(audit_pb2.ListEntriesRequest(after_seq=1, page_size=5), timeout=10)
+    assert [e.seq for e in after.entries] == [2]
+
+    verified = audit_service.Verify(audit_pb2.VerifyRequest(), timeout=10)
+    assert (verified.intact, verified.entries_checked, verified.first_bad_seq, verified.problem) == (True, 2, 0, "")
+
+
+@pytest.mark.parametrize(
+    ("payload_json", "message"),
+    [
+        ('{"cost": ', "payload_json: is not valid JSON"),
+        ('{"cost_usd": 1.25}', "payload_json: non-integer number 1.25"),
+        ("[1, 2]", "payload_json: must be a JSON object"),
+        ('{"a": 1, "a": 2}', "payload_json: duplicate key"),
+    ],
+)
+def test_malformed_payload_json_is_invalid_argument(
+    audit_service: audit_pb2_grpc.AuditServiceStub, payload_json: str, message: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _append(audit_service, "req-bad", payload_json)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in caught.value.details()
+
+
+def test_reserved_event_ids_and_bad_ranges_are_invalid_argument(audit_service: audit_pb2_grpc.AuditServiceStub) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        _append(audit_service, "event:1", "{}")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "event_id" in caught.value.details()
+    with pytest.raises(grpc.RpcError) as caught:
+        audit_service.Verify(audit_pb2.VerifyRequest(from_seq=4, to_seq=2), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_verify_reports_tampering_over_grpc(audit_service: audit_pb2_grpc.AuditServiceStub, fresh_database_url: str) -> None:
+    for i in range(3):
+        _append(audit_service, f"req-{i}", f'{{"i": {i}}}')
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 2")
+    verified = audit_service.Verify(audit_pb2.VerifyRequest(), timeout=10)
+    assert (verified.intact, verified.first_bad_seq) == (False, 2)
+    assert verified.problem == "changed (entry hash does not match its content)"
+
+
+def test_the_hosted_appender_audits_bus_events(
+    runner, audit_service: audit_pb2_grpc.AuditServiceStub, make_db, fresh_database_url: str
+) -> None:
+    db = make_db(fresh_database_url)
+
+    async def write() -> int:
+        async with db.transaction() as conn:
+            return await append_event(conn, topic="mission.created", actor="user:ana", payload={}, mission_id="m9")
+
+    event_id = runner.run(write())
+    deadline = time.monotonic() + 10
+    entries: list[audit_pb2.AuditEntry] = []
+    while time.monotonic() < deadline and not entries:
+        entries = list(audit_service.ListEntries(audit_pb2.ListEntriesRequest(action="mission.created"),
+                                                 timeout=10).entries)
+        time.sleep(0.02)
+    assert [(e.event_id, e.subject) for e in entries] == [(f"event:{event_id}", "mission/m9")]

@@ -1,0 +1,83 @@
+"""The routing desk on real PostgreSQL: a decision is stored only together with its event."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from agentcoord.errors import NoEligibleAgentError, StoreError
+from agentcoord.services.routing.router import Router
+from agentcoord.services.routing.service import RoutingDesk
+from agentcoord.store.events import read_events_after
+from agentcoord.store.routing import list_route_decisions
+
+
+def _counts(url: str) -> tuple[int, int]:
+    with psycopg.connect(url) as conn:
+        decisions = conn.execute("SELECT count(*) FROM route_decisions").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    return decisions, events
+
+
+def test_decision_and_event_are_stored_together(
+    runner, make_db, fresh_database_url, base_config
+) -> None:
+    db = make_db(fresh_database_url)
+    desk = RoutingDesk(db, Router(base_config.agents))
+
+    async def scenario():
+        decision = await desk.route(
+            ["db", "code"],
+            mission_id="m-1",
+            task_id="t-1",
+            description="add an index",
+            expected_input_tokens=8_000,
+        )
+        async with db.transaction() as conn:
+            stored = await list_route_decisions(conn, mission_id="m-1", task_id="t-1")
+            events = await read_events_after(conn, 0)
+        return decision, stored, events
+
+    decision, stored, events = runner.run(scenario())
+
+    assert decision.agent == "sim-balanced"
+    assert [s.decision for s in stored] == [decision]
+    assert (stored[0].mission_id, stored[0].task_id) == ("m-1", "t-1")
+    assert decision.expected_input_tokens == 8_000
+    [event] = events
+    assert (event.topic, event.actor, event.mission_id, event.task_id) == (
+        "route.decided",
+        "routing",
+        "m-1",
+        "t-1",
+    )
+    assert event.payload == {**decision.to_json(), "description": "add an index"}
+    assert [c["agent"] for c in event.payload["candidates"]] == [
+        "sim-balanced",
+        "sim-deep",
+        "sim-fast",
+    ]
+
+
+def test_a_failed_event_write_leaves_no_decision(
+    runner, make_db, fresh_database_url, base_config
+) -> None:
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE events ADD CONSTRAINT refuse_routes CHECK (topic <> 'route.decided')"
+        )
+    desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
+
+    with pytest.raises(StoreError, match="refuse_routes"):
+        runner.run(desk.route(["code"], mission_id="m-1", task_id="t-1"))
+
+    assert _counts(fresh_database_url) == (0, 0)
+
+
+def test_no_eligible_agent_stores_nothing(runner, make_db, fresh_database_url, base_config) -> None:
+    desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
+
+    with pytest.raises(NoEligibleAgentError):
+        runner.run(desk.route(["quantum"], mission_id="m-1", task_id="t-1"))
+
+    assert _counts(fresh_database_url) == (0, 0)
