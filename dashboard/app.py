@@ -13,18 +13,19 @@ import asyncio
 import logging
 import socket
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import panel as pn
 import polars as pl
-from agentcoord.dashboard.data import Snapshot, SnapshotReader
-from bokeh.models import ColumnDataSource, FactorRange, HoverTool, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, DataRange1d, FactorRange, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 from panel.io.server import get_server
 from tornado.ioloop import IOLoop
 
 from agentcoord.config import Config
+from agentcoord.dashboard.data import Snapshot, SnapshotReader
 from agentcoord.errors import InvalidInputError, ServiceUnavailableError, StoreError
 from agentcoord.money import format_usd
 from agentcoord.states import MissionState
@@ -42,7 +43,8 @@ class Dashboard(pn.viewable.Viewer):
 
     The widgets are attributes so a server (or a test) can see what the session shows:
     `summary`, `error_alert`, `missions_table`, `tasks_title`, `tasks_table`,
-    `agent_spend_table`, `mission_spend_table`, `spend_chart` (+ `spend_chart_source`), `audit_line`.
+    `agent_spend_table`, `mission_spend_table`, `spend_chart` (+ `spend_chart_source`),
+    `audit_line`.
     """
 
     def __init__(self, reader: SnapshotReader, **params: Any) -> None:
@@ -52,14 +54,18 @@ class Dashboard(pn.viewable.Viewer):
         self._shown: dict[str, pl.DataFrame] = {}
         empty = Snapshot.empty()
         self.summary = pn.pane.Markdown(sizing_mode="stretch_width")
-        self.error_alert = pn.pane.Alert(alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.error_alert = pn.pane.Alert(
+            alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
         self.missions_table = _table(_missions_view(empty))
         self.missions_table.on_click(self._on_mission_click)
         self.tasks_title = pn.pane.Markdown("### Tasks")
         self.tasks_table = _table(_tasks_view(empty))
         self.agent_spend_table = _table(_agents_view(empty))
         self.mission_spend_table = _table(_mission_spend_view(empty))
-        self.spend_chart_source = ColumnDataSource(data={"agent": [], "cost_usd": [], "cost_text": []})
+        self.spend_chart_source = ColumnDataSource(
+            data={"agent": [], "cost_usd": [], "cost_text": []}
+        )
         self.spend_chart = _spend_chart(self.spend_chart_source)
         self.audit_line = pn.pane.Markdown(sizing_mode="stretch_width")
         self._layout = pn.Column(
@@ -128,7 +134,9 @@ class Dashboard(pn.viewable.Viewer):
         self._show("mission_spend", self.mission_spend_table, _mission_spend_view(snapshot))
         audit = snapshot.audit
         latest = audit.latest_at.isoformat(timespec="seconds") if audit.latest_at else "never"
-        self.audit_line.object = f"Audit log: **{audit.entries}** entries · latest recorded {latest}"
+        self.audit_line.object = (
+            f"Audit log: **{audit.entries}** entries · latest recorded {latest}"
+        )
 
     def _show(self, name: str, table: pn.widgets.Tabulator, frame: pl.DataFrame) -> bool:
         """Put `frame` into `table` unless it already shows exactly that; True if it changed."""
@@ -143,7 +151,8 @@ class Dashboard(pn.viewable.Viewer):
         agents = spend["agent"].to_list()
         # Bar heights are the one place dollars become floats: drawing needs numbers.
         heights = (spend["cost_micro_usd"] / 1_000_000).to_list()
-        self.spend_chart_source.data = {"agent": agents, "cost_usd": heights, "cost_text": spend["cost_text"].to_list()}
+        texts = spend["cost_text"].to_list()
+        self.spend_chart_source.data = {"agent": agents, "cost_usd": heights, "cost_text": texts}
         self.spend_chart.x_range.factors = agents
 
 
@@ -203,13 +212,16 @@ class DashboardServer:
         for dashboard in self.sessions():
             dashboard.close()
 
-    def _start(self, *, timeout_s: float = 30.0) -> None:
+    def start(self, *, timeout_s: float = 30.0) -> None:
+        """Start the server thread and wait until it listens; its errors are raised here."""
         self._thread.start()
         if not self._ready.wait(timeout_s):
             raise ServiceUnavailableError(f"dashboard server did not start within {timeout_s}s")
         if isinstance(self._failure, OSError):
             raise InvalidInputError(
-                f"cannot serve on {self.address}:{self.port}: {self._failure}", source="config", field="dashboard_port"
+                f"cannot serve on {self.address}:{self.port}: {self._failure}",
+                source="config",
+                field="dashboard_port",
             ) from self._failure
         if self._failure is not None:
             raise self._failure
@@ -242,7 +254,7 @@ class DashboardServer:
                 title=TITLE,
             )
             self._server.start()
-        except Exception as exc:  # noqa: BLE001 - re-raised by _start in the caller's thread
+        except Exception as exc:  # noqa: BLE001 - re-raised by start() in the caller's thread
             self._failure = exc
             self._ready.set()
             io_loop.close(all_fds=True)
@@ -271,9 +283,11 @@ def serve_dashboard(config: Config, *, port: int, address: str = "127.0.0.1") ->
     Returns once the server accepts connections; call `.stop()` on the result to shut it down.
     """
     if config.database.url is None:
-        raise InvalidInputError("the dashboard needs a database URL", source="config", field="database.url")
+        raise InvalidInputError(
+            "the dashboard needs a database URL", source="config", field="database.url"
+        )
     server = DashboardServer(config, port=port or _free_port(address), address=address)
-    server._start()
+    server.start()
     return server
 
 
@@ -340,6 +354,7 @@ def _table(frame: pl.DataFrame) -> pn.widgets.Tabulator:
 def _spend_chart(source: ColumnDataSource) -> Any:
     chart = figure(
         x_range=FactorRange(),
+        y_range=DataRange1d(start=0),
         height=240,
         sizing_mode="stretch_width",
         title="Spend by agent (USD)",
@@ -349,7 +364,6 @@ def _spend_chart(source: ColumnDataSource) -> Any:
     chart.vbar(x="agent", top="cost_usd", width=0.7, source=source)
     chart.add_tools(HoverTool(tooltips=[("agent", "@agent"), ("spend", "@cost_text")]))
     chart.yaxis.formatter = NumeralTickFormatter(format="$0,0.00[00]")
-    chart.y_range.start = 0
     return chart
 
 
@@ -364,7 +378,9 @@ def _config_for_panel_serve() -> Config:
     config = Config.from_env()
     if config.database.url is not None:
         return config
-    embedded = pn.state.as_cached("agentcoord.dashboard.embedded", _start_embedded, data_dir=config.database.data_dir)
+    data_dir = config.database.data_dir
+    key = f"agentcoord.dashboard.embedded:{data_dir}"
+    embedded = pn.state.as_cached(key, partial(_start_embedded, data_dir))
     return config.with_database_url(embedded.url)
 
 

@@ -45,7 +45,8 @@ class Query:
 MISSIONS = Query(
     sql="""
         SELECT m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at,
-               count(t.task_id) FILTER (WHERE t.state = ANY(%(terminal_task_states)s)) AS tasks_done,
+               count(t.task_id) FILTER (WHERE t.state = ANY(%(terminal_task_states)s))
+                   AS tasks_done,
                count(t.task_id) AS tasks_total
         FROM (SELECT * FROM missions
               ORDER BY created_at DESC, mission_id DESC
@@ -85,7 +86,11 @@ TASKS = Query(
 """The tasks of one mission in plan order."""
 
 MISSION_NAMES = Query(
-    sql="SELECT mission_id, name AS mission_name FROM missions WHERE mission_id = ANY(%(mission_ids)s::text[])",
+    sql="""
+        SELECT mission_id, name AS mission_name
+        FROM missions
+        WHERE mission_id = ANY(%(mission_ids)s::text[])
+    """,
     schema={"mission_id": pl.String(), "mission_name": pl.String()},
 )
 """The names of some missions (for spend rows of missions older than the missions view)."""
@@ -97,11 +102,17 @@ AUDIT_STATUS = Query(
 """How many audit entries exist and when the newest was recorded."""
 
 _SPEND_TOTALS = ("cost_micro_usd", "input_tokens", "output_tokens", "attempts")
-_SPEND_SCHEMA = {"agent": pl.String(), "mission": pl.String(), **{c: pl.Int64() for c in _SPEND_TOTALS}}
+_SPEND_SCHEMA = {
+    "agent": pl.String(),
+    "mission": pl.String(),
+    **{c: pl.Int64() for c in _SPEND_TOTALS},
+}
 _ALL_TIME = Period(start=None, end=None, label="all time")
 
 
-def read_frame(conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]) -> pl.DataFrame:
+def read_frame(
+    conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]
+) -> pl.DataFrame:
     """Run `query` with `params` and return its rows with the query's schema."""
     return pl.read_database(
         query.sql,
@@ -113,7 +124,9 @@ def read_frame(conn: psycopg.Connection[Any], query: Query, *, params: Mapping[s
 
 def read_missions(conn: psycopg.Connection[Any], *, limit: int = MISSION_LIMIT) -> pl.DataFrame:
     """The newest `limit` missions, newest first, with tasks_done / tasks_total."""
-    return read_frame(conn, MISSIONS, params={"limit": limit, "terminal_task_states": _TERMINAL_TASK_STATES})
+    return read_frame(
+        conn, MISSIONS, params={"limit": limit, "terminal_task_states": _TERMINAL_TASK_STATES}
+    )
 
 
 def read_tasks(conn: psycopg.Connection[Any], mission_id: str) -> pl.DataFrame:
@@ -123,7 +136,9 @@ def read_tasks(conn: psycopg.Connection[Any], mission_id: str) -> pl.DataFrame:
 
 def read_spend(conn: psycopg.Connection[Any]) -> pl.DataFrame:
     """All-time spend per (agent, mission): integer micro-dollars, tokens and attempts."""
-    return spend_frame(conn, _ALL_TIME, by=("agent", "mission")).select("agent", "mission", *_SPEND_TOTALS)
+    return spend_frame(conn, _ALL_TIME, by=("agent", "mission")).select(
+        "agent", "mission", *_SPEND_TOTALS
+    )
 
 
 @dataclass(frozen=True)
@@ -146,7 +161,7 @@ def spend_by_agent(spend: pl.DataFrame) -> pl.DataFrame:
 
 
 def spend_by_mission(spend: pl.DataFrame, mission_names: pl.DataFrame) -> pl.DataFrame:
-    """Spend per mission from `read_spend` rows, named from `mission_names`, most expensive first."""
+    """Spend per mission from `read_spend` rows, named from `mission_names`, costliest first."""
     per_mission = _regroup(spend, "mission").rename({"mission": "mission_id"})
     return per_mission.join(mission_names, on="mission_id", how="left").with_columns(
         pl.col("mission_name").fill_null("")
@@ -158,7 +173,9 @@ def _regroup(spend: pl.DataFrame, key: str) -> pl.DataFrame:
     return (
         spend.group_by(key)
         .agg(pl.col(column).sum() for column in _SPEND_TOTALS)
-        .with_columns(cost_text=pl.col("cost_micro_usd").map_elements(format_usd, return_dtype=pl.String))
+        .with_columns(
+            cost_text=pl.col("cost_micro_usd").map_elements(format_usd, return_dtype=pl.String)
+        )
         .sort(["cost_micro_usd", key], descending=[True, False])
     )
 
@@ -187,7 +204,9 @@ class Snapshot:
             mission_id=None,
             tasks=pl.DataFrame(schema=dict(TASKS.schema)),
             spend_by_agent=spend_by_agent(spend),
-            spend_by_mission=spend_by_mission(spend, pl.DataFrame(schema=dict(MISSION_NAMES.schema))),
+            spend_by_mission=spend_by_mission(
+                spend, pl.DataFrame(schema=dict(MISSION_NAMES.schema))
+            ),
             audit=AuditStatus(entries=0, latest_at=None),
         )
 
@@ -198,15 +217,24 @@ class Snapshot:
 
 
 def read_snapshot(
-    conn: psycopg.Connection[Any], *, mission_id: str | None = None, mission_limit: int = MISSION_LIMIT
+    conn: psycopg.Connection[Any],
+    *,
+    mission_id: str | None = None,
+    mission_limit: int = MISSION_LIMIT,
 ) -> Snapshot:
     """Read every dashboard view in one transaction (the connection's isolation level applies)."""
     with conn.transaction():
         missions = read_missions(conn, limit=mission_limit)
         shown = mission_id if mission_id is not None else _newest(missions)
-        tasks = read_tasks(conn, shown) if shown is not None else pl.DataFrame(schema=dict(TASKS.schema))
+        tasks = (
+            read_tasks(conn, shown)
+            if shown is not None
+            else pl.DataFrame(schema=dict(TASKS.schema))
+        )
         spend = read_spend(conn)
-        names = read_frame(conn, MISSION_NAMES, params={"mission_ids": spend["mission"].unique().to_list()})
+        names = read_frame(
+            conn, MISSION_NAMES, params={"mission_ids": spend["mission"].unique().to_list()}
+        )
         audit = read_audit_status(conn)
     return Snapshot(
         missions=missions,
@@ -233,10 +261,14 @@ class SnapshotReader:
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection[Any] | None = None
 
-    def read(self, *, mission_id: str | None = None, mission_limit: int = MISSION_LIMIT) -> Snapshot:
+    def read(
+        self, *, mission_id: str | None = None, mission_limit: int = MISSION_LIMIT
+    ) -> Snapshot:
         """A consistent snapshot of every dashboard view (see `read_snapshot`)."""
         try:
-            return read_snapshot(self._connection(), mission_id=mission_id, mission_limit=mission_limit)
+            return read_snapshot(
+                self._connection(), mission_id=mission_id, mission_limit=mission_limit
+            )
         except psycopg.Error as exc:
             self.close()
             raise StoreError(f"cannot read the dashboard views: {str(exc).strip()}") from exc
@@ -249,7 +281,9 @@ class SnapshotReader:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=self._connect_timeout_s)
+            conn = psycopg.connect(
+                self._url, autocommit=True, connect_timeout=self._connect_timeout_s
+            )
             conn.read_only = True
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             self._conn = conn

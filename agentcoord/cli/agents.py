@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from agentcoord.cli.output import say, table, usd
+from agentcoord.cli.output import say, table
 from agentcoord.config import Config
+from agentcoord.money import format_usd as usd
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,10 +7,11 @@ import time
 import uuid
 from pathlib import Path
 
-from agentcoord.cli.output import say, table, usd
+from agentcoord.cli.output import say, table
 from agentcoord.clients import MissionClient
 from agentcoord.config import Config
 from agentcoord.missions import load_mission_file
+from agentcoord.money import format_usd as usd
 from agentcoord.services.mission.convert import (
     create_request,
     mission_state_from_proto,

@@ -17,10 +17,11 @@ from typing import Any
 import ray
 
 from agentcoord.cli.mission import follow_mission, print_mission
-from agentcoord.cli.output import say, table, usd
+from agentcoord.cli.output import say, table
 from agentcoord.clients import MissionClient
 from agentcoord.config import Config
 from agentcoord.missions import load_mission_file
+from agentcoord.money import format_usd as usd
 from agentcoord.services.mission.convert import create_request, mission_state_from_proto
 from agentcoord.stack import (
     ALL_SERVICES,

@@ -1,4 +1,4 @@
-"""Fixtures for the dashboard tests: a fresh database holding known missions, usage and audit rows."""
+"""Fixtures for the dashboard tests: a fresh database holding known missions, usage, audit."""
 
 from __future__ import annotations
 

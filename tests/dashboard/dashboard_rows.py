@@ -26,7 +26,9 @@ Task = tuple[str, str, str, int, str]
 """(task_id, state, agent, attempts, reason)"""
 
 
-def insert_mission(url: str, mission_id: str, name: str, *, created_at: datetime, tasks: Sequence[Task] = ()) -> None:
+def insert_mission(
+    url: str, mission_id: str, name: str, *, created_at: datetime, tasks: Sequence[Task] = ()
+) -> None:
     """One running mission and its tasks, in the order given."""
     with psycopg.connect(url) as conn:
         conn.execute(
@@ -36,29 +38,47 @@ def insert_mission(url: str, mission_id: str, name: str, *, created_at: datetime
         )
         for position, (task_id, state, agent, attempts, reason) in enumerate(tasks):
             conn.execute(
-                "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on,"
-                " action, state, agent, reason, attempts)"
+                "INSERT INTO tasks (mission_id, task_id, position, description, capabilities,"
+                " depends_on, action, state, agent, reason, attempts)"
                 " VALUES (%s, %s, %s, %s, '{}', '{}', '{}', %s, %s, %s, %s)",
                 (mission_id, task_id, position, f"do {task_id}", state, agent, reason, attempts),
             )
 
 
 def insert_usage(
-    url: str, key: str, *, mission_id: str, task_id: str, agent: str, tokens: tuple[int, int], cost_micro_usd: int
+    url: str,
+    key: str,
+    *,
+    mission_id: str,
+    task_id: str,
+    agent: str,
+    tokens: tuple[int, int],
+    cost_micro_usd: int,
 ) -> None:
     """One usage event (one agent attempt) with `tokens` = (input, output)."""
     with psycopg.connect(url) as conn:
         conn.execute(
-            "INSERT INTO usage_events (idempotency_key, mission_id, task_id, agent, model, input_tokens,"
-            " output_tokens, cost_micro_usd, started_at, ended_at)"
+            "INSERT INTO usage_events (idempotency_key, mission_id, task_id, agent, model,"
+            " input_tokens, output_tokens, cost_micro_usd, started_at, ended_at)"
             " VALUES (%s, %s, %s, %s, 'model-x', %s, %s, %s, %s, %s)",
-            (key, mission_id, task_id, agent, *tokens, cost_micro_usd, _T0, _T0 + timedelta(seconds=30)),
+            (
+                key,
+                mission_id,
+                task_id,
+                agent,
+                *tokens,
+                cost_micro_usd,
+                _T0,
+                _T0 + timedelta(seconds=30),
+            ),
         )
 
 
 def seed(url: str) -> None:
     """Write the rows the SEEDED_* constants describe."""
-    insert_mission(url, OLDER, OLDER_NAME, created_at=_T0, tasks=[("t1", "accepted", "claude", 1, "")])
+    insert_mission(
+        url, OLDER, OLDER_NAME, created_at=_T0, tasks=[("t1", "accepted", "claude", 1, "")]
+    )
     insert_mission(
         url,
         NEWEST,
@@ -70,17 +90,55 @@ def seed(url: str) -> None:
             ("t3", "running", "claude", 1, ""),
         ],
     )
-    insert_usage(url, "u1", mission_id=NEWEST, task_id="t1", agent="claude", tokens=(1000, 2000), cost_micro_usd=1_234_567)
-    insert_usage(url, "u2", mission_id=NEWEST, task_id="t3", agent="claude", tokens=(10, 20), cost_micro_usd=50)
-    insert_usage(url, "u3", mission_id=OLDER, task_id="t1", agent="claude", tokens=(500, 500), cost_micro_usd=1_000_000)
+    insert_usage(
+        url,
+        "u1",
+        mission_id=NEWEST,
+        task_id="t1",
+        agent="claude",
+        tokens=(1000, 2000),
+        cost_micro_usd=1_234_567,
+    )
+    insert_usage(
+        url,
+        "u2",
+        mission_id=NEWEST,
+        task_id="t3",
+        agent="claude",
+        tokens=(10, 20),
+        cost_micro_usd=50,
+    )
+    insert_usage(
+        url,
+        "u3",
+        mission_id=OLDER,
+        task_id="t1",
+        agent="claude",
+        tokens=(500, 500),
+        cost_micro_usd=1_000_000,
+    )
     for attempt in range(3):
         insert_usage(
-            url, f"u-codex-{attempt}", mission_id=NEWEST, task_id="t2", agent="codex", tokens=(100, 100), cost_micro_usd=333_333
+            url,
+            f"u-codex-{attempt}",
+            mission_id=NEWEST,
+            task_id="t2",
+            agent="codex",
+            tokens=(100, 100),
+            cost_micro_usd=333_333,
         )
     with psycopg.connect(url) as conn:
         for seq in (1, 2, 3):
             conn.execute(
-                "INSERT INTO audit_log (seq, event_id, recorded_at, actor, action, subject, payload,"
-                " prev_hash, entry_hash) VALUES (%s, %s, %s, 'test', 'mission.created', %s, '{}', %s, %s)",
-                (seq, f"e{seq}", SEEDED_AUDIT_AT - timedelta(seconds=3 - seq), NEWEST, b"\0" * 32, bytes([seq]) * 32),
+                "INSERT INTO audit_log (seq, event_id, recorded_at, actor, action, subject,"
+                " payload, prev_hash, entry_hash)"
+                " VALUES (%s, %s, %s, 'test', 'mission.created', %s, '{}', %s, %s)",
+                (
+                    seq,
+                    f"e{seq}",
+                    SEEDED_AUDIT_AT - timedelta(seconds=3 - seq),
+                    NEWEST,
+                    b"\0" * 32,
+                    bytes([seq]) * 32,
+                ),
             )

@@ -1,4 +1,4 @@
-"""The Panel dashboard: served over HTTP and the Bokeh protocol, refreshed live from the database."""
+"""The Panel dashboard: served over HTTP and the Bokeh protocol, refreshed live from the DB."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def test_served_dashboard_shows_missions_and_spend_and_follows_the_database(
         assert "$2.2346" in served  # claude's spend
         assert "$1.0000" in served  # codex's spend
 
-        insert_mission(seeded_database_url, "m-live", "Live mission 42", created_at=datetime.now(UTC))
+        insert_mission(
+            seeded_database_url, "m-live", "Live mission 42", created_at=datetime.now(UTC)
+        )
 
         def a_session_shows_the_new_mission() -> bool:
             return any(
@@ -85,12 +87,25 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
         assert OLDER_NAME in dashboard.tasks_title.object
 
         insert_usage(
-            seeded_database_url, "u-gemini", mission_id=NEWEST, task_id="t3", agent="gemini",
-            tokens=(1, 1), cost_micro_usd=5_000_000,
+            seeded_database_url,
+            "u-gemini",
+            mission_id=NEWEST,
+            task_id="t3",
+            agent="gemini",
+            tokens=(1, 1),
+            cost_micro_usd=5_000_000,
         )
         dashboard.refresh()
-        assert (dashboard.missions_table, dashboard.tasks_table, dashboard.agent_spend_table) == tables
-        assert dashboard.agent_spend_table.value["spend"].tolist() == ["$5.0000", "$2.2346", "$1.0000"]
+        assert (
+            dashboard.missions_table,
+            dashboard.tasks_table,
+            dashboard.agent_spend_table,
+        ) == tables
+        assert dashboard.agent_spend_table.value["spend"].tolist() == [
+            "$5.0000",
+            "$2.2346",
+            "$1.0000",
+        ]
         assert dashboard.spend_chart_source.data["agent"] == ["gemini", "claude", "codex"]
         assert list(dashboard.spend_chart.x_range.factors) == ["gemini", "claude", "codex"]
         assert dashboard.tasks_table.value["task_id"].tolist() == ["t1"]  # still the chosen mission

@@ -20,7 +20,9 @@ from agentcoord.dashboard.data import AuditStatus, Snapshot, SnapshotReader, rea
 from agentcoord.errors import StoreError
 
 
-def test_snapshot_holds_missions_tasks_exact_spend_and_audit_status(seeded_database_url: str) -> None:
+def test_snapshot_holds_missions_tasks_exact_spend_and_audit_status(
+    seeded_database_url: str,
+) -> None:
     reader = SnapshotReader(seeded_database_url)
     try:
         snapshot = reader.read()
@@ -43,11 +45,19 @@ def test_snapshot_holds_missions_tasks_exact_spend_and_audit_status(seeded_datab
     assert by_agent.schema["cost_micro_usd"] == pl.Int64
     assert dict(by_agent.select("agent", "cost_micro_usd").rows()) == SEEDED_AGENT_COST_MICRO_USD
     assert dict(by_agent.select("agent", "attempts").rows()) == SEEDED_AGENT_ATTEMPTS
-    assert dict(by_agent.select("agent", "cost_text").rows()) == {"claude": "$2.2346", "codex": "$1.0000"}
-    assert by_agent.filter(pl.col("agent") == "claude").select("input_tokens", "output_tokens").row(0) == (1510, 2520)
+    assert dict(by_agent.select("agent", "cost_text").rows()) == {
+        "claude": "$2.2346",
+        "codex": "$1.0000",
+    }
+    assert by_agent.filter(pl.col("agent") == "claude").select("input_tokens", "output_tokens").row(
+        0
+    ) == (1510, 2520)
 
     by_mission = snapshot.spend_by_mission
-    assert {row[0]: row[1:] for row in by_mission.select("mission_id", "mission_name", "cost_micro_usd").rows()} == {
+    assert {
+        row[0]: row[1:]
+        for row in by_mission.select("mission_id", "mission_name", "cost_micro_usd").rows()
+    } == {
         NEWEST: (NEWEST_NAME, SEEDED_MISSION_COST_MICRO_USD[NEWEST]),
         OLDER: (OLDER_NAME, SEEDED_MISSION_COST_MICRO_USD[OLDER]),
     }
