@@ -1,5 +1,8 @@
 """Schema migrations: numbered .sql files applied in order, each once, recorded in schema_version.
 
+A file is applied when its version is missing from schema_version, not only when it is newer
+than the newest applied, so a migration merged after a higher-numbered one still runs.
+
 An advisory lock makes concurrent starters (several services booting at once) apply each file
 exactly once.
 """
@@ -42,17 +45,16 @@ def migrate(url: str) -> int:
                     " version integer PRIMARY KEY, name text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-                row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-                current = row[0] if row else 0
+                applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
                 for version, name, sql in available_migrations():
-                    if version <= current:
+                    if version in applied:
                         continue
                     with conn.transaction():
                         conn.execute(sql.encode())
                         conn.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name))
                     log.info("applied migration %s", name)
-                    current = version
-                return current
+                    applied.add(version)
+                return max(applied, default=0)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     except psycopg.Error as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from agentcoord.store import migrate
 from agentcoord.store.events import append_event, load_offset, read_events_after, save_offset
+from agentcoord.store import migrations
 from agentcoord.store.migrations import available_migrations
 
 
@@ -37,3 +39,16 @@ def test_events_are_read_in_order_and_offsets_persist(runner, make_db, fresh_dat
     order, offset = runner.run(scenario())
     assert order == [0, 1, 2, 2]
     assert offset > 0
+
+
+def test_a_lower_numbered_migration_merged_late_is_still_applied(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = migrations.available_migrations()
+    late = (2, "0002_late_arrival.sql", "CREATE TABLE late_arrival (x integer)")
+    assert all(version != 2 for version, _, _ in bundled)
+    monkeypatch.setattr(migrations, "available_migrations", lambda: sorted([*bundled, late]))
+    migrate(fresh_database_url)
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT to_regclass('late_arrival')").fetchone()[0] == "late_arrival"
+        assert conn.execute("SELECT name FROM schema_version WHERE version = 2").fetchone()[0] == "0002_late_arrival.sql"
