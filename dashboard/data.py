@@ -163,9 +163,9 @@ def spend_by_agent(spend: pl.DataFrame) -> pl.DataFrame:
 def spend_by_mission(spend: pl.DataFrame, mission_names: pl.DataFrame) -> pl.DataFrame:
     """Spend per mission from `read_spend` rows, named from `mission_names`, costliest first."""
     per_mission = _regroup(spend, "mission").rename({"mission": "mission_id"})
-    return per_mission.join(mission_names, on="mission_id", how="left").with_columns(
-        pl.col("mission_name").fill_null("")
-    )
+    return per_mission.join(
+        mission_names, on="mission_id", how="left", maintain_order="left"
+    ).with_columns(pl.col("mission_name").fill_null(""))
 
 
 def _regroup(spend: pl.DataFrame, key: str) -> pl.DataFrame:

@@ -75,7 +75,7 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
 ) -> None:
     dashboard = create_dashboard(base_config.with_database_url(seeded_database_url))
     try:
-        tables = (dashboard.missions_table, dashboard.tasks_table, dashboard.agent_spend_table)
+        missions_table, agent_spend_table = dashboard.missions_table, dashboard.agent_spend_table
         assert dashboard.tasks_table.value["task_id"].tolist() == ["t1", "t2", "t3"]
         assert NEWEST_NAME in dashboard.tasks_title.object
         assert dashboard.spend_chart_source.data["cost_text"] == ["$2.2346", "$1.0000"]
@@ -96,11 +96,9 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
             cost_micro_usd=5_000_000,
         )
         dashboard.refresh()
-        assert (
-            dashboard.missions_table,
-            dashboard.tasks_table,
-            dashboard.agent_spend_table,
-        ) == tables
+        # Same widgets, new data: the page is updated, not rebuilt.
+        assert dashboard.missions_table is missions_table
+        assert dashboard.agent_spend_table is agent_spend_table
         assert dashboard.agent_spend_table.value["spend"].tolist() == [
             "$5.0000",
             "$2.2346",
@@ -114,9 +112,9 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
 
 
 def test_dashboard_shows_an_unreachable_database_instead_of_failing(
-    fresh_database_url: str, base_config: Config
+    database_url: str, base_config: Config
 ) -> None:
-    params = conninfo_to_dict(fresh_database_url)
+    params = conninfo_to_dict(database_url)
     params["dbname"] = "no_such_database"
     dashboard = create_dashboard(base_config.with_database_url(make_conninfo(**params)))
     try:
