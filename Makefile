@@ -17,6 +17,8 @@ up: $(STAMP)
 	$(BIN)/agentcoord up
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy agentcoord actors services dashboard
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 protos: $(STAMP)

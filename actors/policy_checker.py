@@ -6,6 +6,8 @@ the named, detached Ray actor around it (restarted by Ray if it dies).
 
 from __future__ import annotations
 
+from typing import Any
+
 import ray
 
 from agentcoord.actors import NAMESPACE
@@ -28,7 +30,7 @@ class PolicyChecker:
 PolicyCheckerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(PolicyChecker)
 
 
-def policy_checker_handle(config: Config) -> ray.actor.ActorHandle:
+def policy_checker_handle(config: Config) -> Any:
     """The running PolicyChecker actor, created on first use."""
     return PolicyCheckerActor.options(  # type: ignore[attr-defined]
         name=ACTOR_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True

@@ -111,7 +111,13 @@ class MissionClient:
         response = self._call(self._stub.GetMission, mission_pb2.GetMissionRequest(mission_id=mission_id))
         return response.mission
 
-    def list(self, *, page_size: int = 50, page_token: str = "", state: int = 0) -> mission_pb2.ListMissionsResponse:
+    def list(
+        self,
+        *,
+        page_size: int = 50,
+        page_token: str = "",
+        state: mission_pb2.MissionState = mission_pb2.MISSION_STATE_UNSPECIFIED,
+    ) -> mission_pb2.ListMissionsResponse:
         request = mission_pb2.ListMissionsRequest(page_size=page_size, page_token=page_token, state=state)
         return self._call(self._stub.ListMissions, request)
 

@@ -15,6 +15,7 @@ from agentcoord.money import format_usd as usd
 from agentcoord.services.mission.convert import (
     create_request,
     mission_state_from_proto,
+    mission_state_to_proto,
     task_state_from_proto,
 )
 from agentcoord.states import MissionState
@@ -58,7 +59,9 @@ def create_mission(args: argparse.Namespace, config: Config) -> int:
 
 
 def list_missions(args: argparse.Namespace, config: Config) -> int:
-    state = 0 if args.state is None else mission_pb2.MissionState.Value(f"MISSION_STATE_{MissionState(args.state).name}")
+    state = (
+        mission_pb2.MISSION_STATE_UNSPECIFIED if args.state is None else mission_state_to_proto(MissionState(args.state))
+    )
     client = MissionClient(config.addresses.mission)
     try:
         missions = client.list(page_size=args.limit, state=state).missions

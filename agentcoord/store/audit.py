@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
+from agentcoord.store.database import Connection
 
 _APPEND_LOCK = 0x61636175  # "acau": shared by every audit appender
 _COLUMNS = "seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash"
@@ -37,12 +37,12 @@ class AuditEntry:
     entry_hash: bytes
 
 
-async def lock_for_append(conn: psycopg.AsyncConnection) -> None:
+async def lock_for_append(conn: Connection) -> None:
     """Serialise audit appends until the caller's transaction ends."""
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
 
 
-async def database_time(conn: psycopg.AsyncConnection) -> datetime:
+async def database_time(conn: Connection) -> datetime:
     """The database server's current time (all replicas of a service share one clock)."""
     cur = await conn.execute("SELECT clock_timestamp() AS now")
     row = await cur.fetchone()
@@ -50,28 +50,28 @@ async def database_time(conn: psycopg.AsyncConnection) -> datetime:
     return row["now"]
 
 
-async def last_entry(conn: psycopg.AsyncConnection) -> AuditEntry | None:
+async def last_entry(conn: Connection) -> AuditEntry | None:
     """The entry with the highest seq, or None for an empty log."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
     row = await cur.fetchone()
     return AuditEntry(**row) if row else None
 
 
-async def entry_by_seq(conn: psycopg.AsyncConnection, seq: int) -> AuditEntry | None:
+async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
     """The entry at `seq`, or None."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq = %s", (seq,))
     row = await cur.fetchone()
     return AuditEntry(**row) if row else None
 
 
-async def entry_by_event_id(conn: psycopg.AsyncConnection, event_id: str) -> AuditEntry | None:
+async def entry_by_event_id(conn: Connection, event_id: str) -> AuditEntry | None:
     """The entry stored for idempotency key `event_id`, or None."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = %s", (event_id,))
     row = await cur.fetchone()
     return AuditEntry(**row) if row else None
 
 
-async def insert_entry(conn: psycopg.AsyncConnection, entry: AuditEntry) -> None:
+async def insert_entry(conn: Connection, entry: AuditEntry) -> None:
     """Store a fully computed entry (the caller holds the append lock)."""
     await conn.execute(
         f"INSERT INTO audit_log ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -90,7 +90,7 @@ async def insert_entry(conn: psycopg.AsyncConnection, entry: AuditEntry) -> None
 
 
 async def read_entries(
-    conn: psycopg.AsyncConnection,
+    conn: Connection,
     *,
     after_seq: int = 0,
     to_seq: int = 0,

@@ -9,14 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agentcoord.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+Connection = psycopg.AsyncConnection[DictRow]
+"""A pooled connection whose rows are dicts; every store query function takes one."""
 
 
 class Database:
@@ -44,11 +48,11 @@ class Database:
         return cls(pool)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """A connection inside one transaction, committed on success, rolled back on error."""
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                yield conn
+                yield cast(Connection, conn)  # the pool is opened with row_factory=dict_row
         except psycopg.Error as exc:
             raise StoreError(str(exc).strip()) from exc
 

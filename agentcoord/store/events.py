@@ -16,6 +16,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from agentcoord.store.database import Connection
+
 EVENTS_CHANNEL = "agentcoord_events"
 _APPEND_LOCK = 0x61636576  # "acev"
 _SELECT_OFFSET = "SELECT last_event_id FROM consumer_offsets WHERE consumer = %s"
@@ -36,7 +38,7 @@ class Event:
 
 
 async def append_event(
-    conn: psycopg.AsyncConnection,
+    conn: Connection,
     *,
     topic: str,
     actor: str,
@@ -58,7 +60,7 @@ async def append_event(
     return event_id
 
 
-async def read_events_after(conn: psycopg.AsyncConnection, after_event_id: int, *, limit: int = 500) -> list[Event]:
+async def read_events_after(conn: Connection, after_event_id: int, *, limit: int = 500) -> list[Event]:
     """Events with id greater than `after_event_id`, oldest first."""
     cur = await conn.execute(
         "SELECT event_id, topic, actor, mission_id, task_id, payload, created_at"
@@ -68,7 +70,7 @@ async def read_events_after(conn: psycopg.AsyncConnection, after_event_id: int, 
     return [Event(**row) for row in await cur.fetchall()]
 
 
-async def load_offset(conn: psycopg.AsyncConnection, consumer: str, *, for_update: bool = False) -> int:
+async def load_offset(conn: Connection, consumer: str, *, for_update: bool = False) -> int:
     """The last event id `consumer` has fully handled (0 if none); optionally lock the row."""
     await conn.execute(
         "INSERT INTO consumer_offsets (consumer, last_event_id) VALUES (%s, 0) ON CONFLICT DO NOTHING",
@@ -80,7 +82,7 @@ async def load_offset(conn: psycopg.AsyncConnection, consumer: str, *, for_updat
     return int(row["last_event_id"]) if row else 0
 
 
-async def save_offset(conn: psycopg.AsyncConnection, consumer: str, last_event_id: int) -> None:
+async def save_offset(conn: Connection, consumer: str, last_event_id: int) -> None:
     """Record that `consumer` has handled everything up to `last_event_id` (same transaction as the effect)."""
     await conn.execute(
         "INSERT INTO consumer_offsets (consumer, last_event_id) VALUES (%s, %s)"
@@ -89,6 +91,6 @@ async def save_offset(conn: psycopg.AsyncConnection, consumer: str, last_event_i
     )
 
 
-async def listen_for_events(conn: psycopg.AsyncConnection) -> None:
+async def listen_for_events(conn: psycopg.AsyncConnection[Any]) -> None:
     """Subscribe an autocommit connection to EVENTS_CHANNEL; wake-ups then arrive on `conn.notifies()`."""
     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_CHANNEL)))

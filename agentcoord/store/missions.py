@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from agentcoord.errors import ConflictError, NotFoundError
 from agentcoord.missions import Action, MissionSpec, TaskSpec
 from agentcoord.states import MissionState, TaskState
+from agentcoord.store.database import Connection
 from agentcoord.store.events import append_event
 
 
@@ -52,7 +52,7 @@ class MissionRecord:
 
 
 async def insert_mission(
-    conn: psycopg.AsyncConnection, *, mission_id: str, request_id: str | None, spec: MissionSpec, actor: str
+    conn: Connection, *, mission_id: str, request_id: str | None, spec: MissionSpec, actor: str
 ) -> None:
     """Store a validated mission and its tasks in state created/pending, with its event."""
     await conn.execute(
@@ -75,13 +75,13 @@ async def insert_mission(
     )
 
 
-async def find_mission_id_by_request(conn: psycopg.AsyncConnection, request_id: str) -> str | None:
+async def find_mission_id_by_request(conn: Connection, request_id: str) -> str | None:
     cur = await conn.execute("SELECT mission_id FROM missions WHERE request_id = %s", (request_id,))
     row = await cur.fetchone()
     return row["mission_id"] if row else None
 
 
-async def get_mission(conn: psycopg.AsyncConnection, mission_id: str) -> MissionRecord:
+async def get_mission(conn: Connection, mission_id: str) -> MissionRecord:
     """One mission with its tasks and per-task spend; NotFoundError if absent."""
     cur = await conn.execute(_SELECT_MISSIONS + " WHERE mission_id = %s", (mission_id,))
     row = await cur.fetchone()
@@ -91,7 +91,7 @@ async def get_mission(conn: psycopg.AsyncConnection, mission_id: str) -> Mission
 
 
 async def list_missions(
-    conn: psycopg.AsyncConnection, *, state: MissionState | None, limit: int, before: tuple[datetime, str] | None
+    conn: Connection, *, state: MissionState | None, limit: int, before: tuple[datetime, str] | None
 ) -> list[MissionRecord]:
     """Missions newest first; `before` is the (created_at, mission_id) of the last one already seen."""
     cur = await conn.execute(
@@ -109,7 +109,7 @@ async def list_missions(
     return await _with_tasks(conn, await cur.fetchall())
 
 
-async def mission_ids_in_states(conn: psycopg.AsyncConnection, states: tuple[MissionState, ...]) -> list[str]:
+async def mission_ids_in_states(conn: Connection, states: tuple[MissionState, ...]) -> list[str]:
     cur = await conn.execute(
         "SELECT mission_id FROM missions WHERE state = ANY(%s) ORDER BY created_at", ([s.value for s in states],)
     )
@@ -117,7 +117,7 @@ async def mission_ids_in_states(conn: psycopg.AsyncConnection, states: tuple[Mis
 
 
 async def set_mission_state(
-    conn: psycopg.AsyncConnection, *, mission_id: str, current: MissionState, target: MissionState,
+    conn: Connection, *, mission_id: str, current: MissionState, target: MissionState,
     reason: str = "", actor: str,
 ) -> None:
     """Move a mission from `current` to `target` (checked against its lifecycle and the row)."""
@@ -135,7 +135,7 @@ async def set_mission_state(
 
 
 async def set_task_state(
-    conn: psycopg.AsyncConnection, *, mission_id: str, task_id: str, current: TaskState, target: TaskState,
+    conn: Connection, *, mission_id: str, task_id: str, current: TaskState, target: TaskState,
     agent: str | None = None, reason: str = "", actor: str, extra: dict[str, Any] | None = None,
 ) -> None:
     """Move a task from `current` to `target`; `agent` (when given) records who has it."""
@@ -155,7 +155,7 @@ async def set_task_state(
 
 
 async def start_attempt(
-    conn: psycopg.AsyncConnection, *, attempt_id: str, mission_id: str, task_id: str, agent: str, actor: str
+    conn: Connection, *, attempt_id: str, mission_id: str, task_id: str, agent: str, actor: str
 ) -> int:
     """Record a new attempt and move the task routed → running; return the attempt number."""
     cur = await conn.execute(
@@ -178,7 +178,7 @@ async def start_attempt(
 
 
 async def finish_attempt(
-    conn: psycopg.AsyncConnection, *, attempt_id: str, outcome: str, summary: str, error: str
+    conn: Connection, *, attempt_id: str, outcome: str, summary: str, error: str
 ) -> bool:
     """Record an attempt's outcome once; False if it already had one (a replayed result)."""
     cur = await conn.execute(
@@ -189,7 +189,7 @@ async def finish_attempt(
     return cur.rowcount == 1
 
 
-async def unfinished_attempts(conn: psycopg.AsyncConnection, mission_id: str) -> list[dict[str, Any]]:
+async def unfinished_attempts(conn: Connection, mission_id: str) -> list[dict[str, Any]]:
     """Attempts of a mission that never recorded an outcome (their runner was lost)."""
     cur = await conn.execute(
         "SELECT attempt_id, task_id, number, agent FROM attempts WHERE mission_id = %s AND outcome IS NULL",
@@ -199,7 +199,7 @@ async def unfinished_attempts(conn: psycopg.AsyncConnection, mission_id: str) ->
 
 
 async def insert_policy_decision(
-    conn: psycopg.AsyncConnection, *, decision_id: str, mission_id: str, task_id: str,
+    conn: Connection, *, decision_id: str, mission_id: str, task_id: str,
     action: dict[str, Any], effect: str, rule_ids: list[str], reason: str, actor: str,
 ) -> None:
     """Store a policy decision about a task's action, with its event."""
@@ -217,7 +217,7 @@ async def insert_policy_decision(
 _SELECT_MISSIONS = "SELECT mission_id, name, goal, state, reason, created_at, updated_at FROM missions"
 
 
-async def _with_tasks(conn: psycopg.AsyncConnection, rows: list[dict[str, Any]]) -> list[MissionRecord]:
+async def _with_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[MissionRecord]:
     ids = [row["mission_id"] for row in rows]
     cur = await conn.execute(
         "SELECT t.mission_id, t.task_id, t.description, t.capabilities, t.depends_on, t.action, t.state,"

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from agentcoord.routing import RouteCandidate, RouteDecision
+from agentcoord.store.database import Connection
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class StoredRouteDecision:
 
 
 async def insert_route_decision(
-    conn: psycopg.AsyncConnection[Any], decision: RouteDecision, *, mission_id: str, task_id: str
+    conn: Connection, decision: RouteDecision, *, mission_id: str, task_id: str
 ) -> None:
     """Store one decision inside the caller's transaction."""
     await conn.execute(
@@ -50,7 +49,7 @@ async def insert_route_decision(
 
 
 async def list_route_decisions(
-    conn: psycopg.AsyncConnection[Any], *, mission_id: str, task_id: str
+    conn: Connection, *, mission_id: str, task_id: str
 ) -> list[StoredRouteDecision]:
     """Every decision made for one task, oldest first."""
     cur = await conn.execute(

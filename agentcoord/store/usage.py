@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from agentcoord.store.database import Connection
 from agentcoord.usage import SpendDimension, SpendRow, UsageRecord
 
 _COLUMN_FOR_DIMENSION: Mapping[SpendDimension, str] = MappingProxyType(
@@ -48,7 +49,7 @@ USAGE_FRAME_SCHEMA: Mapping[str, pl.DataType] = MappingProxyType(
 )
 
 
-async def insert_usage(conn: psycopg.AsyncConnection[Any], record: UsageRecord) -> bool:
+async def insert_usage(conn: Connection, record: UsageRecord) -> bool:
     """Store one usage event; False (and nothing changed) when its idempotency key is known."""
     cur = await conn.execute(
         "INSERT INTO usage_events (idempotency_key, mission_id, task_id, agent, model,"
@@ -75,7 +76,7 @@ async def insert_usage(conn: psycopg.AsyncConnection[Any], record: UsageRecord) 
 
 
 async def sum_spend(
-    conn: psycopg.AsyncConnection[Any],
+    conn: Connection,
     *,
     group_by: Sequence[SpendDimension],
     start: datetime | None,

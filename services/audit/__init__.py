@@ -8,12 +8,12 @@ speaks gRPC. Mounted by agentcoord.services.host; docs/audit-format.md defines t
 from __future__ import annotations
 
 import grpc
+
 from agentcoord.services.audit.appender import append_pending_events, run_background
 from agentcoord.services.audit.chain import Problem, VerifyReport, verify_chain
 from agentcoord.services.audit.log import AuditLog, verify_log
 from agentcoord.services.audit.servicer import AuditServicer
 from agentcoord.services.context import ServiceContext
-
 from agentcoord.v1 import audit_pb2_grpc
 
 SERVICE_NAMES: tuple[str, ...] = ("agentcoord.v1.AuditService",)

@@ -17,13 +17,14 @@ import logging
 from typing import Any
 
 import psycopg
+
+from agentcoord.errors import InvalidInputError, StoreError
 from agentcoord.services.audit.canonical import redact
 from agentcoord.services.audit.chain import format_recorded_at
 from agentcoord.services.audit.log import BUS_EVENT_PREFIX, append_entry
 from agentcoord.services.context import ServiceContext
-
-from agentcoord.errors import InvalidInputError, StoreError
 from agentcoord.store import Database
+from agentcoord.store.database import Connection
 from agentcoord.store.events import (
     Event,
     listen_for_events,
@@ -98,7 +99,7 @@ async def run_background(context: ServiceContext, stop: asyncio.Event) -> None:
     await consume_events(context.db, listen_url=context.config.database.url, stop=stop)
 
 
-async def _audit_event(conn: psycopg.AsyncConnection, event: Event) -> int:
+async def _audit_event(conn: Connection, event: Event) -> int:
     """Append the entry for one event (1 if new, 0 if already there)."""
     key = f"{BUS_EVENT_PREFIX}{event.event_id}"
     about = {"actor": event.actor, "action": event.topic, "subject": event_subject(event)}

@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agentcoord.services.audit.canonical import canonical_json, parse_json
-
 from agentcoord.errors import InvalidInputError
+from agentcoord.services.audit.canonical import canonical_json, parse_json
 from agentcoord.store.audit import AuditEntry
 
 ENTRY_DOMAIN = b"agentcoord.audit.entry.v1\x00"

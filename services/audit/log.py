@@ -14,14 +14,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import psycopg
+from agentcoord.errors import InvalidInputError
 from agentcoord.services.audit.canonical import canonical_payload
 from agentcoord.services.audit.chain import GENESIS_HASH, ChainVerifier, VerifyReport, build_entry
-
-from agentcoord.errors import InvalidInputError
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
 from agentcoord.store.audit import AuditEntry
+from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ _VERIFY_BATCH = 1000
 
 
 async def append_entry(
-    conn: psycopg.AsyncConnection,
+    conn: Connection,
     event_id: str,
     *,
     actor: str,

@@ -7,9 +7,9 @@ format carries JSON as text; errors name the field "payload_json".
 from __future__ import annotations
 
 import grpc
+
 from agentcoord.services.audit.canonical import parse_json_object
 from agentcoord.services.audit.log import AuditLog
-
 from agentcoord.store.audit import AuditEntry
 from agentcoord.v1 import audit_pb2, audit_pb2_grpc
 

@@ -69,19 +69,19 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
     )
 
 
-def mission_state_to_proto(state: MissionState) -> int:
+def mission_state_to_proto(state: MissionState) -> mission_pb2.MissionState:
     return mission_pb2.MissionState.Value(f"MISSION_STATE_{state.name}")
 
 
-def mission_state_from_proto(value: int) -> MissionState | None:
+def mission_state_from_proto(value: mission_pb2.MissionState) -> MissionState | None:
     if value == mission_pb2.MISSION_STATE_UNSPECIFIED:
         return None
     return MissionState[mission_pb2.MissionState.Name(value).removeprefix("MISSION_STATE_")]
 
 
-def task_state_to_proto(state: TaskState) -> int:
+def task_state_to_proto(state: TaskState) -> mission_pb2.TaskState:
     return mission_pb2.TaskState.Value(f"TASK_STATE_{state.name}")
 
 
-def task_state_from_proto(value: int) -> TaskState:
+def task_state_from_proto(value: mission_pb2.TaskState) -> TaskState:
     return TaskState[mission_pb2.TaskState.Name(value).removeprefix("TASK_STATE_")]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from agentcoord.store import migrate
+from agentcoord.store import migrate, migrations
 from agentcoord.store.events import append_event, load_offset, read_events_after, save_offset
-from agentcoord.store import migrations
 from agentcoord.store.migrations import available_migrations
 
 

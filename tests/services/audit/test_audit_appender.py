@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from agentcoord.services.audit.appender import CONSUMER, append_pending_events, consume_events
 from agentcoord.services.audit.chain import format_recorded_at
 from agentcoord.services.audit.log import AuditLog
-
 from agentcoord.store import Database
 from agentcoord.store.audit import AuditEntry
 from agentcoord.store.events import append_event, load_offset, read_events_after, save_offset

@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentcoord.errors import InvalidInputError
 from agentcoord.services.audit.canonical import (
     REDACTED,
     canonical_json,
@@ -15,10 +19,6 @@ from agentcoord.services.audit.canonical import (
     parse_json_object,
     redact,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from agentcoord.errors import InvalidInputError
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentcoord.errors import InvalidInputError
 from agentcoord.services.audit.canonical import canonical_payload
 from agentcoord.services.audit.chain import (
     ENTRY_DOMAIN,
@@ -21,10 +25,6 @@ from agentcoord.services.audit.chain import (
     hash_preimage,
     verify_chain,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from agentcoord.errors import InvalidInputError
 from agentcoord.store.audit import AuditEntry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "audit-format.md"

@@ -7,10 +7,10 @@ import dataclasses
 
 import psycopg
 import pytest
-from agentcoord.services.audit.chain import Problem, build_entry
-from agentcoord.services.audit.log import AuditLog, verify_log
 
 from agentcoord.errors import InvalidInputError, StoreError
+from agentcoord.services.audit.chain import Problem, build_entry
+from agentcoord.services.audit.log import AuditLog, verify_log
 from agentcoord.store.audit import AuditEntry
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import grpc
 import psycopg
 import pytest
+
 from agentcoord.services.audit.chain import GENESIS_HASH
 from agentcoord.services.context import ServiceContext
 from agentcoord.services.host import start_services
-
 from agentcoord.store.events import append_event
 from agentcoord.v1 import audit_pb2, audit_pb2_grpc
 
