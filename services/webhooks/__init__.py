@@ -1,0 +1,1 @@
+"""aiohttp endpoints: the Claude Code PreToolUse hook (policy before each tool call) and, later, GitHub webhooks."""
