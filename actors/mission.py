@@ -1,28 +1,40 @@
 """The Mission actor: a detached Ray actor per mission around `MissionRunner`.
 
-Ray restarts it after a crash (max_restarts=-1) and re-delivers `run` (max_task_retries=-1);
-the runner then resumes from the store. Its ports reach the PolicyChecker actor, the
-RoutingService over gRPC, and TaskExecutor Ray tasks.
+It starts driving its mission in its constructor, so after a crash Ray's restart alone resumes
+the mission (max_restarts=-1); `run` (re-delivered by max_task_retries=-1) only waits for that.
+Each start is recorded as an incarnation: a run of starts with no task finishing in between is a
+crash loop, and the mission is failed with that reason instead of restarting forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Awaitable
 from typing import Any
 
 import ray
 
 from agentcoord.actors import NAMESPACE
+from agentcoord.actors.agent_pool import agent_pool_handle
 from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
 from agentcoord.actors.policy_checker import policy_checker_handle
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
 from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
+from agentcoord.errors import ConflictError
+from agentcoord.mission_view import MissionView, TaskView
 from agentcoord.policy import ActionRequest, Decision
+from agentcoord.states import MissionState
 from agentcoord.store import Database
-from agentcoord.store.missions import TaskRecord
+from agentcoord.store import missions as store
 from agentcoord.v1 import routing_pb2
+
+log = logging.getLogger(__name__)
+
+CRASH_LOOP_STARTS = 5
+"""This many starts in a row with no task finishing in between fail the mission as a crash loop."""
 
 
 def mission_actor_name(mission_id: str) -> str:
@@ -32,16 +44,17 @@ def mission_actor_name(mission_id: str) -> str:
 class RayMissionPorts:
     """MissionPorts over Ray and gRPC."""
 
-    def __init__(self, config: Config, policy_checker: Any, routing: RoutingClient) -> None:
+    def __init__(self, config: Config, *, policy_checker: Any, agent_pool: Any, routing: RoutingClient) -> None:
         self._config = config
         self._policy_checker = policy_checker
+        self._agent_pool = agent_pool
         self._routing = routing
 
     async def check_policy(self, request: ActionRequest) -> Decision:
         decision: Decision = await self._policy_checker.check.remote(request)
         return decision
 
-    async def route(self, mission_id: str, task: TaskRecord) -> RouteChoice:
+    async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
         response = await self._routing.route(
             routing_pb2.RouteRequest(
                 mission_id=mission_id, task_id=task.spec.id, capabilities=list(task.spec.capabilities),
@@ -50,36 +63,79 @@ class RayMissionPorts:
         )
         return RouteChoice(agent=response.agent, decision_id=response.decision_id, reason=response.reason)
 
+    async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
+        granted: bool = await self._agent_pool.acquire.remote(agent, attempt_id, self._config.agent(agent).max_concurrency)
+        return granted
+
+    async def release_agent_slot(self, attempt_id: str) -> None:
+        await self._agent_pool.release.remote(attempt_id)
+
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]:
         ref: Awaitable[AttemptReport] = run_attempt.remote(self._config, request)
         return ref
 
+    def cancel(self, attempt: Awaitable[AttemptReport], *, force: bool) -> None:
+        ray.cancel(attempt, force=force)  # type: ignore[arg-type]
+
 
 class MissionActorShell:
-    """Runs its mission once per incarnation; concurrent `run` calls share that one run."""
+    """Drives its mission from construction; `run` waits for the outcome, `cancel` wakes it."""
 
     def __init__(self, config: Config, mission_id: str) -> None:
         self._config = config
         self._mission_id = mission_id
-        self._run: asyncio.Task[str] | None = None
+        self._runner: MissionRunner | None = None
+        self._drive_task = asyncio.ensure_future(self._drive())  # Ray runs async actors' __init__ on their loop
 
     async def run(self) -> str:
-        """Drive the mission to a terminal state and return that state's name."""
-        if self._run is None:
-            self._run = asyncio.ensure_future(self._drive())
-        return await asyncio.shield(self._run)
+        """Wait until the mission reaches a terminal state; return that state's name."""
+        return await asyncio.shield(self._drive_task)
+
+    async def cancel(self) -> None:
+        """The mission was cancelled in the store: stop its attempts now rather than at the next poll."""
+        if self._runner is not None:
+            self._runner.wake()
+
+    async def pid(self) -> int:
+        return os.getpid()
 
     async def _drive(self) -> str:
         assert self._config.database.url, "Mission actors need a concrete DATABASE_URL"
         db = await Database.open(self._config.database.url, max_size=2)
         routing = RoutingClient(self._config.addresses.routing)
         try:
-            ports = RayMissionPorts(self._config, policy_checker_handle(self._config), routing)
-            runner = MissionRunner(mission_id=self._mission_id, db=db, ports=ports)
-            return (await runner.run()).value
+            ports = RayMissionPorts(
+                self._config, policy_checker=policy_checker_handle(self._config), agent_pool=agent_pool_handle(),
+                routing=routing,
+            )
+            self._runner = MissionRunner(mission_id=self._mission_id, db=db, ports=ports)
+            view = await self._runner.refresh()
+            if not view.state.is_terminal and await self._crash_looping(db, view):
+                return MissionState.FAILED.value
+            return (await self._runner.run()).value
         finally:
             await routing.close()
             await db.close()
+
+    async def _crash_looping(self, db: Database, view: MissionView) -> bool:
+        progress = sum(1 for t in view.ordered_tasks() if t.state.is_terminal)
+        async with db.transaction() as conn:
+            incarnation, streak = await store.record_incarnation(
+                conn, mission_id=self._mission_id, pid=os.getpid(), progress=progress
+            )
+        if streak < CRASH_LOOP_STARTS:
+            return False
+        reason = f"crash loop: the mission actor started {streak} times in a row without finishing a task"
+        log.error(reason, extra={"mission_id": self._mission_id, "incarnation": incarnation})
+        try:
+            async with db.transaction() as conn:
+                await store.set_mission_state(
+                    conn, mission_id=self._mission_id, current=view.state, target=MissionState.FAILED,
+                    reason=reason, actor="mission",
+                )
+        except ConflictError:
+            pass  # someone else (a cancel) ended it first
+        return True
 
 
 MissionActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(MissionActorShell)

@@ -1,32 +1,45 @@
 """The Mission's logic: walk the task DAG, check policy, route, run attempts, record every step.
 
-State of record is PostgreSQL: the runner reloads the mission from the store each round and every
-transition is written (with its outbox event) before it counts. A restarted runner therefore
-resumes where the last one stopped: finished tasks stay finished, and attempts that never
-reported are closed as lost and retried with a new attempt id.
+The runner's working state is a fold over the mission's event log (`MissionView`), refreshed
+after every write; every transition is written (with its event, in one transaction) before it
+counts. A restarted runner therefore resumes where the last one stopped: finished tasks stay
+finished, and attempts that never reported are closed as lost and retried with new attempt ids.
+
+Scheduling: ready tasks start in file order, at most `max_parallel` at once per mission and at
+most `max_concurrency` per agent across missions (agent slots); a task whose paths overlap a
+running task's waits (and the deferral is recorded); failed attempts retry after exponential
+backoff until `max_attempts`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import logging
+import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
-from agentcoord.errors import NoEligibleAgentError
+from agentcoord.errors import ConflictError, NoEligibleAgentError
+from agentcoord.mission_view import MissionView, TaskView
 from agentcoord.policy import ActionRequest, Decision, Effect
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
-from agentcoord.store.missions import MissionRecord, TaskRecord
 
 log = logging.getLogger(__name__)
 
 ACTOR = "mission"
+BACKOFF_BASE_S = 0.2
+BACKOFF_MAX_S = 10.0
+CANCEL_GRACE_S = 1.0
+"""How long a cancelled attempt may take to stop by itself before its worker is killed."""
+POLL_S = 1.0
+"""How often an idle runner re-reads its log (cancellation, agent slots) when nothing wakes it."""
 
 
 @dataclass(frozen=True)
@@ -43,66 +56,154 @@ class MissionPorts(Protocol):
 
     async def check_policy(self, request: ActionRequest) -> Decision: ...
 
-    async def route(self, mission_id: str, task: TaskRecord) -> RouteChoice: ...
+    async def route(self, mission_id: str, task: TaskView) -> RouteChoice: ...
+
+    async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool: ...
+
+    async def release_agent_slot(self, attempt_id: str) -> None: ...
 
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]: ...
+
+    def cancel(self, attempt: Awaitable[AttemptReport], *, force: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    task_id: str
+    attempt_id: str
+    handle: Awaitable[AttemptReport]
 
 
 class MissionRunner:
     """Drives one mission to a terminal state."""
 
-    def __init__(
-        self, *, mission_id: str, db: Database, ports: MissionPorts, max_parallel: int = 4, max_attempts: int = 3
-    ) -> None:
+    def __init__(self, *, mission_id: str, db: Database, ports: MissionPorts) -> None:
         self._mission_id = mission_id
         self._db = db
         self._ports = ports
-        self._max_parallel = max_parallel
-        self._max_attempts = max_attempts
-        self._in_flight: dict[asyncio.Future[AttemptReport], tuple[str, str]] = {}
+        self._view = MissionView(mission_id)
+        self._in_flight: dict[asyncio.Future[AttemptReport], _InFlight] = {}
+        self._not_before: dict[str, float] = {}
+        self._deferrals: set[tuple[str, str]] = set()
+        self._recorded: set[tuple[str, str]] = set()
         self._review_required: set[str] = set()
+        self._wake = asyncio.Event()
+
+    @property
+    def view(self) -> MissionView:
+        return self._view
+
+    def wake(self) -> None:
+        """Re-read the log now (e.g. the mission was cancelled) instead of at the next poll."""
+        self._wake.set()
+
+    async def refresh(self) -> MissionView:
+        """Fold events written since the last refresh into the view."""
+        while True:
+            async with self._db.transaction() as conn:
+                events = await store.mission_events(conn, self._mission_id, after_event_id=self._view.last_event_id)
+            self._view.apply_all(events)
+            if len(events) < 1000:
+                return self._view
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""
-        mission = await self._load()
-        if mission.state.is_terminal:
-            return mission.state
-        if mission.state is MissionState.CREATED:
-            await self._set_mission(mission.state, MissionState.PLANNING)
-            mission = await self._load()
-        if mission.state is MissionState.PLANNING:
-            # The mission file listed its tasks: the plan is the file. Goal-only planning comes later.
-            await self._set_mission(mission.state, MissionState.RUNNING)
+        view = await self.refresh()
+        if view.state.is_terminal:
+            return view.state
+        if view.state is MissionState.CREATED:
+            await self._set_mission(MissionState.PLANNING)
+        if self._view.state is MissionState.PLANNING:
+            # The mission file listed its tasks: the plan is the file.
+            await self._set_mission(MissionState.RUNNING)
         await self._close_lost_attempts()
         while True:
-            mission = await self._load()
-            for task in self._ready(mission):
-                await self._start(mission, task)
-            if not self._in_flight:
+            view = await self.refresh()
+            if view.state is MissionState.CANCELLED:
+                await self._abort_in_flight("mission cancelled")
+                return MissionState.CANCELLED
+            if view.settings.on_failure == "fail_fast" and self._failures():
+                await self._abort_in_flight(f"stopped by fail_fast after: {'; '.join(self._failures())}")
                 break
-            done, _ = await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
-            for future in done:
-                task_id, attempt_id = self._in_flight.pop(future)
-                await self._finish(task_id, attempt_id, future)
-        return await self._conclude(await self._load())
+            startable, waiting = self._startable()
+            for task in startable:
+                waiting |= not await self._start(task)
+            if not self._in_flight and not waiting:
+                break
+            await self._wait_for_progress()
+        return await self._conclude()
 
-    def _ready(self, mission: MissionRecord) -> list[TaskRecord]:
-        """Tasks that can start now: routed ones first (resumed), then pending ones whose deps succeeded."""
-        busy = {task_id for task_id, _ in self._in_flight.values()}
-        done = {t.spec.id for t in mission.tasks if t.state.is_success}
-        candidates = [t for t in mission.tasks if t.state is TaskState.ROUTED and t.spec.id not in busy]
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def _startable(self) -> tuple[list[TaskView], bool]:
+        """Tasks that may start now, and whether others are ready but held back for now."""
+        view = self._view
+        done = {t.spec.id for t in view.ordered_tasks() if t.state.is_success}
+        busy = {f.task_id for f in self._in_flight.values()}
+        running_paths = {f.task_id: view.task(f.task_id).spec.action.paths for f in self._in_flight.values()}
+        candidates = [t for t in view.ordered_tasks() if t.state is TaskState.ROUTED and t.spec.id not in busy]
         candidates += [
-            t for t in mission.tasks
+            t for t in view.ordered_tasks()
             if t.state is TaskState.PENDING and all(dep in done for dep in t.spec.depends_on)
         ]
-        return candidates[: max(0, self._max_parallel - len(self._in_flight))]
+        capacity = view.settings.max_parallel - len(self._in_flight)
+        now = time.monotonic()
+        selected: list[TaskView] = []
+        waiting = False
+        for task in candidates:
+            if capacity <= 0:
+                return selected, True
+            if self._not_before.get(task.spec.id, 0.0) > now:
+                waiting = True
+                continue
+            blocker = next(
+                (other for other, paths in running_paths.items() if paths_overlap(task.spec.action.paths, paths)), None
+            )
+            if blocker is not None:
+                self._deferrals.add((task.spec.id, blocker))
+                waiting = True
+                continue
+            selected.append(task)
+            running_paths[task.spec.id] = task.spec.action.paths
+            capacity -= 1
+        return selected, waiting
 
-    async def _start(self, mission: MissionRecord, task: TaskRecord) -> None:
+    async def _wait_for_progress(self) -> None:
+        await self._record_deferrals()
+        timeout = POLL_S
+        if self._not_before:
+            timeout = min(timeout, max(0.0, min(self._not_before.values()) - time.monotonic()))
+        self._wake.clear()
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait([*self._in_flight, waker], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+        for future in done:
+            if future in self._in_flight:
+                await self._finish(future, self._in_flight.pop(future))
+
+    async def _record_deferrals(self) -> None:
+        new = sorted(self._deferrals - self._recorded)
+        if not new:
+            return
+        async with self._db.transaction() as conn:
+            for task_id, blocker in new:
+                await store.record_deferral(
+                    conn, mission_id=self._mission_id, task_id=task_id, blocked_by=blocker,
+                    paths=list(self._view.task(task_id).spec.action.paths), actor=ACTOR,
+                )
+        self._recorded.update(new)
+
+    # -- one task -----------------------------------------------------------------------------
+
+    async def _start(self, task: TaskView) -> bool:
+        """Check, route and launch `task`; False if it must wait (its agent has no free slot)."""
         decision = await self._ports.check_policy(self._action(task))
         if decision.effect is Effect.REQUIRE_REVIEW:
             self._review_required.add(task.spec.id)
-        state, agent = task.state, task.agent
-        if state is TaskState.PENDING:
+        agent = task.agent
+        if task.state is TaskState.PENDING:
             async with self._db.transaction() as conn:
                 await store.insert_policy_decision(
                     conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
@@ -110,21 +211,21 @@ class MissionRunner:
                     rule_ids=list(decision.rule_ids), reason=decision.reason, actor="policy-checker",
                 )
                 if decision.effect is Effect.DENY:
-                    await store.set_task_state(
-                        conn, mission_id=self._mission_id, task_id=task.spec.id, current=state,
-                        target=TaskState.BLOCKED_BY_POLICY, reason=decision.reason, actor=ACTOR,
-                    )
+                    await self._set_task_in(conn, task, TaskState.BLOCKED_BY_POLICY, reason=decision.reason)
             if decision.effect is Effect.DENY:
                 log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
-                return
+                await self.refresh()
+                return True
             try:
                 choice = await self._ports.route(self._mission_id, task)
             except NoEligibleAgentError as exc:
-                await self._set_task(task.spec.id, state, TaskState.FAILED, reason=str(exc))
-                return
-            await self._set_task(task.spec.id, state, TaskState.ROUTED, agent=choice.agent, reason=choice.reason)
-            state, agent = TaskState.ROUTED, choice.agent
+                await self._set_task(task, TaskState.FAILED, reason=str(exc))
+                return True
+            await self._set_task(task, TaskState.ROUTED, agent=choice.agent, reason=choice.reason)
+            agent = choice.agent
         attempt_id = str(uuid.uuid4())
+        if not await self._ports.acquire_agent_slot(agent, attempt_id):
+            return False
         async with self._db.transaction() as conn:
             number = await store.start_attempt(
                 conn, attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, agent=agent,
@@ -132,85 +233,124 @@ class MissionRunner:
             )
         run = AgentRun(
             attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, attempt_number=number,
-            goal=mission.goal, description=task.spec.description, capabilities=task.spec.capabilities,
+            goal=self._view.goal, description=task.spec.description, capabilities=task.spec.capabilities,
         )
-        future = asyncio.ensure_future(self._ports.launch(AttemptRequest(agent=agent, run=run)))
-        self._in_flight[future] = (task.spec.id, attempt_id)
+        handle = self._ports.launch(AttemptRequest(agent=agent, run=run))
+        self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)
+        await self.refresh()
+        return True
 
-    async def _finish(self, task_id: str, attempt_id: str, future: asyncio.Future[AttemptReport]) -> None:
+    async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
         try:
             report = future.result()
             outcome, summary, error = report.outcome, report.summary, report.error
         except Exception as exc:  # noqa: BLE001 -- any crash of the attempt (worker died, service down) retries only this task
             outcome, summary, error = AgentOutcome.FAILED, "", f"attempt crashed: {type(exc).__name__}: {exc}"
+        await self._ports.release_agent_slot(attempt.attempt_id)
+        task = self._view.task(attempt.task_id)
+        max_attempts = self._view.settings.max_attempts
+        if outcome is AgentOutcome.SUCCEEDED:
+            target = TaskState.AWAITING_REVIEW if task.spec.id in self._review_required else TaskState.SUCCEEDED
+            reason = summary
+        elif task.attempts < max_attempts:
+            target, reason = TaskState.ROUTED, f"retrying after attempt {task.attempts} failed: {error}"
+            self._not_before[task.spec.id] = time.monotonic() + min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (task.attempts - 1))
+        else:
+            target, reason = TaskState.FAILED, f"failed after {task.attempts} attempts; last error: {error}"
         async with self._db.transaction() as conn:
-            await store.finish_attempt(conn, attempt_id=attempt_id, outcome=outcome.value, summary=summary, error=error)
-            mission = await store.get_mission(conn, self._mission_id)
-            task = mission.task(task_id)
-            if outcome is AgentOutcome.SUCCEEDED:
-                target = TaskState.AWAITING_REVIEW if task_id in self._review_required else TaskState.SUCCEEDED
-                reason = summary
-            elif task.attempts < self._max_attempts:
-                target, reason = TaskState.ROUTED, f"retrying after attempt {task.attempts} failed: {error}"
-            else:
-                target, reason = TaskState.FAILED, f"failed after {task.attempts} attempts; last error: {error}"
-            await store.set_task_state(
-                conn, mission_id=self._mission_id, task_id=task_id, current=task.state, target=target,
-                reason=reason, actor=ACTOR, extra={"attempt_id": attempt_id},
-            )
+            if await store.finish_attempt(
+                conn, attempt_id=attempt.attempt_id, outcome=outcome.value, summary=summary, error=error
+            ):
+                await self._set_task_in(conn, task, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
+        await self.refresh()
 
     async def _close_lost_attempts(self) -> None:
         """Attempts a previous incarnation started but never heard back from are lost: retry them."""
-        async with self._db.transaction() as conn:
-            for attempt in await store.unfinished_attempts(conn, self._mission_id):
+        lost = [t for t in self._view.ordered_tasks() if t.state is TaskState.RUNNING]
+        for task in lost:
+            await self._ports.release_agent_slot(task.current_attempt_id)
+            async with self._db.transaction() as conn:
                 await store.finish_attempt(
-                    conn, attempt_id=attempt["attempt_id"], outcome=AgentOutcome.FAILED.value, summary="",
+                    conn, attempt_id=task.current_attempt_id, outcome=AgentOutcome.FAILED.value, summary="",
                     error="attempt lost: the mission actor restarted while it ran",
                 )
-                await store.set_task_state(
-                    conn, mission_id=self._mission_id, task_id=attempt["task_id"], current=TaskState.RUNNING,
-                    target=TaskState.ROUTED, reason="resuming after mission restart", actor=ACTOR,
-                )
+                await self._set_task_in(conn, task, TaskState.ROUTED, reason="resuming after mission restart")
+        if lost:
+            await self.refresh()
 
-    async def _conclude(self, mission: MissionRecord) -> MissionState:
-        states = {t.spec.id: t.state for t in mission.tasks}
-        if all(s.is_success for s in states.values()):
-            target, reason = MissionState.COMPLETED, f"all {len(states)} tasks succeeded"
-        elif all(s.is_success or s is TaskState.AWAITING_REVIEW for s in states.values()):
+    async def _abort_in_flight(self, reason: str) -> None:
+        """Cancel every running attempt and record its task as failed with `reason`."""
+        # Ask politely first (the executor stops its agent), then kill the workers that did not listen.
+        for force, grace_s in ((False, CANCEL_GRACE_S), (True, 10.0)):
+            pending = [(future, attempt) for future, attempt in self._in_flight.items() if not future.done()]
+            for _, attempt in pending:
+                self._ports.cancel(attempt.handle, force=force)
+            if pending:
+                await asyncio.wait([future for future, _ in pending], timeout=grace_s)
+        for future, attempt in list(self._in_flight.items()):
+            future.cancel()
+            await self._ports.release_agent_slot(attempt.attempt_id)
+            task = self._view.task(attempt.task_id)
+            async with self._db.transaction() as conn:
+                if await store.finish_attempt(
+                    conn, attempt_id=attempt.attempt_id, outcome=AgentOutcome.FAILED.value, summary="", error=reason
+                ):
+                    await self._set_task_in(conn, task, TaskState.FAILED, reason=reason)
+        self._in_flight.clear()
+        await self.refresh()
+
+    def _failures(self) -> list[str]:
+        return [
+            f"task {t.spec.id} {t.state.value}" for t in self._view.ordered_tasks()
+            if t.state.is_terminal and not t.state.is_success
+        ]
+
+    async def _conclude(self) -> MissionState:
+        tasks = self._view.ordered_tasks()
+        if all(t.state.is_success for t in tasks):
+            target, reason = MissionState.COMPLETED, f"all {len(tasks)} tasks succeeded"
+        elif all(t.state.is_success or t.state is TaskState.AWAITING_REVIEW for t in tasks):
             target, reason = MissionState.AWAITING_REVIEW, "results wait for review"
         else:
             problems = [
-                f"task {t.spec.id} {t.state.value}: {t.reason}" for t in mission.tasks
+                f"task {t.spec.id} {t.state.value}: {t.reason}" for t in tasks
                 if t.state.is_terminal and not t.state.is_success
             ]
-            unreached = [t.spec.id for t in mission.tasks if t.state is TaskState.PENDING]
+            unreached = [t.spec.id for t in tasks if t.state in (TaskState.PENDING, TaskState.ROUTED)]
             if unreached:
-                problems.append(f"not run (dependencies did not succeed): {', '.join(unreached)}")
+                problems.append(f"not run: {', '.join(unreached)}")
             target, reason = MissionState.FAILED, "; ".join(problems)
-        await self._set_mission(mission.state, target, reason=reason)
+        try:
+            await self._set_mission(target, reason=reason)
+        except ConflictError:
+            return (await self.refresh()).state  # cancelled at the last moment: the log has the final word
         log.info("mission %s", target.value, extra={"mission_id": self._mission_id})
         return target
 
-    async def _load(self) -> MissionRecord:
-        async with self._db.transaction() as conn:
-            return await store.get_mission(conn, self._mission_id)
+    # -- writes -------------------------------------------------------------------------------
 
-    async def _set_mission(self, current: MissionState, target: MissionState, *, reason: str = "") -> None:
+    async def _set_mission(self, target: MissionState, *, reason: str = "") -> None:
         async with self._db.transaction() as conn:
             await store.set_mission_state(
-                conn, mission_id=self._mission_id, current=current, target=target, reason=reason, actor=ACTOR
+                conn, mission_id=self._mission_id, current=self._view.state, target=target, reason=reason, actor=ACTOR
             )
+        await self.refresh()
 
-    async def _set_task(
-        self, task_id: str, current: TaskState, target: TaskState, *, agent: str | None = None, reason: str = ""
-    ) -> None:
+    async def _set_task(self, task: TaskView, target: TaskState, *, agent: str | None = None, reason: str = "") -> None:
         async with self._db.transaction() as conn:
-            await store.set_task_state(
-                conn, mission_id=self._mission_id, task_id=task_id, current=current, target=target, agent=agent,
-                reason=reason, actor=ACTOR,
-            )
+            await self._set_task_in(conn, task, target, agent=agent, reason=reason)
+        await self.refresh()
 
-    def _action(self, task: TaskRecord) -> ActionRequest:
+    async def _set_task_in(
+        self, conn: Any, task: TaskView, target: TaskState, *, agent: str | None = None, reason: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        await store.set_task_state(
+            conn, mission_id=self._mission_id, task_id=task.spec.id, current=task.state, target=target, agent=agent,
+            reason=reason, actor=ACTOR, extra=extra,
+        )
+
+    def _action(self, task: TaskView) -> ActionRequest:
         action = task.spec.action
         return ActionRequest(
             kind=action.kind, environment=action.environment, paths=action.paths, command=action.command,
@@ -218,7 +358,19 @@ class MissionRunner:
         )
 
     @staticmethod
-    def _action_payload(task: TaskRecord) -> dict[str, object]:
+    def _action_payload(task: TaskView) -> dict[str, object]:
         action = task.spec.action
         return {"kind": action.kind, "environment": action.environment, "paths": list(action.paths),
                 "command": action.command}
+
+
+def paths_overlap(first: Sequence[str], second: Sequence[str]) -> bool:
+    """True when two path sets may touch the same file: equal, nested directories, or glob matches."""
+    return any(_overlap(a.rstrip("/"), b.rstrip("/")) for a in first for b in second)
+
+
+def _overlap(a: str, b: str) -> bool:
+    return (
+        a == b or a.startswith(b + "/") or b.startswith(a + "/")
+        or fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a)
+    )

@@ -1,7 +1,8 @@
 """The MissionSupervisor: the named, detached actor that owns every Mission actor.
 
-It starts a Mission actor per mission, watches it to the end and then retires it, and after a
-restart of Ray (or of `agentcoord up`) re-attaches every mission the store says is unfinished.
+It starts a Mission actor per mission, watches it to the end and then retires it. Whenever it
+starts (first creation, a Ray restart after a crash, or `agentcoord up` on a fresh Ray) it
+re-attaches every mission the store says is unfinished.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class MissionSupervisorShell:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._actors: dict[str, Any] = {}
+        self._reattached = asyncio.ensure_future(self.reattach())  # after a restart, nobody else will ask
+
+    async def update_config(self, config: Config) -> None:
+        """Use `config` (e.g. new service addresses) for missions started from now on."""
+        self._config = config
 
     async def start_mission(self, mission_id: str) -> None:
         """Start (or keep) the Mission actor for `mission_id`; idempotent."""
@@ -38,7 +45,14 @@ class MissionSupervisorShell:
         if watcher is not None and not watcher.done():
             return
         actor = mission_actor(self._config, mission_id)
+        self._actors[mission_id] = actor
         self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, actor))
+
+    async def cancel_mission(self, mission_id: str) -> None:
+        """Tell a running Mission actor that the store now says cancelled (the store is the record)."""
+        actor = self._actors.get(mission_id)
+        if actor is not None:
+            await actor.cancel.remote()
 
     async def reattach(self) -> list[str]:
         """Start every mission the store says is unfinished; return their ids."""
@@ -64,6 +78,7 @@ class MissionSupervisorShell:
         except Exception:
             log.exception("mission actor failed", extra={"mission_id": mission_id})
         finally:
+            self._actors.pop(mission_id, None)
             ray.kill(actor, no_restart=True)
 
 

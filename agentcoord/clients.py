@@ -6,6 +6,7 @@ ServiceUnavailableError naming the service and address, not a raw grpc traceback
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import grpc
@@ -120,6 +121,22 @@ class MissionClient:
     ) -> mission_pb2.ListMissionsResponse:
         request = mission_pb2.ListMissionsRequest(page_size=page_size, page_token=page_token, state=state)
         return self._call(self._stub.ListMissions, request)
+
+    def cancel(self, mission_id: str, *, reason: str = "") -> mission_pb2.Mission:
+        request = mission_pb2.CancelMissionRequest(mission_id=mission_id, reason=reason)
+        return self._call(self._stub.CancelMission, request).mission
+
+    def watch(self, mission_id: str, *, from_seq: int = 0, timeout_s: float | None = None) -> Iterator[
+        mission_pb2.WatchMissionResponse
+    ]:
+        """Stream the mission's events after `from_seq` until it ends or `timeout_s` passes."""
+        request = mission_pb2.WatchMissionRequest(mission_id=mission_id, from_seq=from_seq)
+        try:
+            yield from self._stub.WatchMission(request, timeout=timeout_s)
+        except grpc.RpcError as exc:
+            if timeout_s is not None and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return  # the caller's patience ran out, not the service
+            raise translate_rpc_error(exc, service="MissionService", address=self._address) from exc
 
     def _call(self, method, request):  # type: ignore[no-untyped-def]
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,10 @@ from agentcoord.errors import InvalidInputError
 from agentcoord.yamlsource import load_yaml_file, with_line
 
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_MISSION_KEYS = frozenset({"name", "goal", "tasks"})
+_MISSION_KEYS = frozenset({"name", "goal", "tasks", "max_parallel", "max_attempts", "on_failure", "budget_usd"})
+ON_FAILURE_CHOICES = ("continue", "fail_fast")
+MAX_PARALLEL_LIMIT = 64
+MAX_ATTEMPTS_LIMIT = 10
 _TASK_KEYS = frozenset({"id", "description", "capabilities", "depends_on", "action"})
 _ACTION_KEYS = frozenset({"kind", "environment", "paths", "command"})
 
@@ -43,12 +47,30 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class MissionSettings:
+    """How a mission runs: parallelism, retries, what a failed task means, and its budget."""
+
+    max_parallel: int = 4
+    """At most this many of the mission's tasks run at once."""
+    max_attempts: int = 3
+    """A task is failed after this many attempts."""
+    on_failure: str = "continue"
+    """`continue`: independent tasks still run; `fail_fast`: the first failure stops the mission."""
+    budget_micro_usd: int | None = None
+    """The mission's budget; a forecast P90 above it refuses the mission unless overridden."""
+
+
+@dataclass(frozen=True)
 class MissionSpec:
-    """A goal and the tasks that reach it, validated: ids unique, dependencies known, no cycle."""
+    """A goal and the tasks that reach it, validated: ids unique, dependencies known, no cycle.
+
+    An empty `tasks` means the mission gives only a goal and a planning agent proposes the tasks.
+    """
 
     name: str
     goal: str
     tasks: tuple[TaskSpec, ...]
+    settings: MissionSettings = field(default_factory=MissionSettings)
 
     def topological_order(self) -> list[str]:
         """Task ids in an order where every task comes after its dependencies."""
@@ -71,13 +93,52 @@ def parse_mission(data: object, *, source: str = "<mission>") -> MissionSpec:
     _reject_unknown_keys(data, _MISSION_KEYS, source=source, path="")
     name = _required_text(data, "name", source=source, path="name")
     goal = _required_text(data, "goal", source=source, path="goal")
-    raw_tasks = data.get("tasks")
+    settings = _parse_settings(data, source=source)
+    if "tasks" not in data:
+        return MissionSpec(name=name, goal=goal, tasks=(), settings=settings)  # to be planned
+    return MissionSpec(name=name, goal=goal, tasks=parse_tasks(data["tasks"], source=source), settings=settings)
+
+
+def parse_tasks(raw_tasks: object, *, source: str) -> tuple[TaskSpec, ...]:
+    """Validate a task list (from a mission file or a planner): ids, dependencies, no cycle."""
     if not isinstance(raw_tasks, list) or not raw_tasks:
         raise InvalidInputError("must be a non-empty list of tasks", source=source, field="tasks")
     tasks = tuple(_parse_task(raw, source=source, path=f"tasks[{i}]") for i, raw in enumerate(raw_tasks))
     _check_ids_and_dependencies(tasks, source=source)
     _topological_order(tasks, source=source)
-    return MissionSpec(name=name, goal=goal, tasks=tasks)
+    return tasks
+
+
+def _parse_settings(data: Mapping[Any, Any], *, source: str) -> MissionSettings:
+    defaults = MissionSettings()
+    max_parallel = _bounded_int(data, "max_parallel", defaults.max_parallel, MAX_PARALLEL_LIMIT, source=source)
+    max_attempts = _bounded_int(data, "max_attempts", defaults.max_attempts, MAX_ATTEMPTS_LIMIT, source=source)
+    on_failure = data.get("on_failure", defaults.on_failure)
+    if on_failure not in ON_FAILURE_CHOICES:
+        raise InvalidInputError(
+            f"{on_failure!r} is not one of {', '.join(ON_FAILURE_CHOICES)}", source=source, field="on_failure"
+        )
+    budget = data.get("budget_usd")
+    budget_micro_usd = None if budget is None else _usd(budget, source=source, path="budget_usd")
+    return MissionSettings(max_parallel, max_attempts, on_failure, budget_micro_usd)
+
+
+def _bounded_int(data: Mapping[Any, Any], key: str, default: int, limit: int, *, source: str) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidInputError(f"must be an integer from 1 to {limit}", source=source, field=key)
+    return value
+
+
+def _usd(value: object, *, source: str, path: str) -> int:
+    """Dollars as written (`"2.50"` or 2.5) to integer micro-dollars, exactly; positive only."""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if isinstance(value, bool) or not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise InvalidInputError(f"{value!r} is not a positive amount of US dollars", source=source, field=path)
+    return int(amount * 1_000_000)
 
 
 def _parse_task(raw: object, *, source: str, path: str) -> TaskSpec:

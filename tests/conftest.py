@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -90,7 +91,11 @@ def fresh_database_url(database_url: str) -> Iterator[str]:
 def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Config:
     """Configuration pointing at the test database and a temp state dir."""
     state = tmp_path_factory.mktemp("state")
-    env = {"AGENTCOORD_DATA_DIR": str(state), "DATABASE_URL": database_url}
+    env = {
+        "AGENTCOORD_DATA_DIR": str(state),
+        "DATABASE_URL": database_url,
+        "AGENTCOORD_AGENTS_FILE": str(Path(__file__).parent / "fixtures" / "test_agents.yaml"),
+    }
     if os.environ.get("RAY_ADDRESS"):
         env["RAY_ADDRESS"] = os.environ["RAY_ADDRESS"]
     return Config.from_env(env)
@@ -167,4 +172,5 @@ def cli_env(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DATABASE_URL", stack.config.database.url)
     monkeypatch.setenv("AGENTCOORD_GRPC_ADDR", stack.address)
     monkeypatch.setenv("AGENTCOORD_DATA_DIR", str(stack.config.state_dir))
+    monkeypatch.setenv("AGENTCOORD_AGENTS_FILE", str(Path(__file__).parent / "fixtures" / "test_agents.yaml"))
     return stack

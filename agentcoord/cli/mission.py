@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import time
+import json
 import uuid
 from pathlib import Path
 
@@ -20,8 +20,6 @@ from agentcoord.services.mission.convert import (
 )
 from agentcoord.states import MissionState
 from agentcoord.v1 import mission_pb2
-
-POLL_INTERVAL_S = 0.5
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,6 +38,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     show = verbs.add_parser("show", help="one mission with its tasks, agents and costs")
     show.add_argument("mission_id")
     show.set_defaults(handler=show_mission)
+    watch = verbs.add_parser("watch", help="stream a mission's events until it ends; resumable with --from-seq")
+    watch.add_argument("mission_id")
+    watch.add_argument("--from-seq", type=int, default=0, help="print only events after this seq (default: all)")
+    watch.set_defaults(handler=watch_mission)
+    cancel = verbs.add_parser("cancel", help="cancel a mission: running attempts stop, the reason is recorded")
+    cancel.add_argument("mission_id")
+    cancel.add_argument("--reason", default="", help="why (recorded in the mission and the audit log)")
+    cancel.set_defaults(handler=cancel_mission)
 
 
 def create_mission(args: argparse.Namespace, config: Config) -> int:
@@ -87,23 +93,51 @@ def show_mission(args: argparse.Namespace, config: Config) -> int:
 
 
 def follow_mission(client: MissionClient, mission_id: str, *, timeout_s: float) -> mission_pb2.Mission:
-    """Poll the mission, printing each task transition once, until it reaches a terminal state."""
-    deadline = time.monotonic() + timeout_s
-    seen: dict[str, int] = {}
-    while True:
-        mission = client.get(mission_id)
-        for task in mission.tasks:
-            if seen.get(task.spec.id) != task.state:
-                seen[task.spec.id] = task.state
-                agent = f" on {task.agent}" if task.agent else ""
-                say(f"  {task.spec.id}: {task_state_from_proto(task.state).value}{agent}")
-        state = mission_state_from_proto(mission.state)
-        if state is not None and state.is_terminal:
-            return mission
-        if time.monotonic() > deadline:
-            say(f"still {state.value if state else 'unknown'} after {timeout_s:.0f}s; see `agentcoord mission show {mission_id}`")
-            return mission
-        time.sleep(POLL_INTERVAL_S)
+    """Print the mission's task transitions from its event stream until it ends; return it."""
+    for update in client.watch(mission_id, timeout_s=timeout_s):
+        line = describe_event(update.event)
+        if line:
+            say(line)
+    return client.get(mission_id)
+
+
+def watch_mission(args: argparse.Namespace, config: Config) -> int:
+    client = MissionClient(config.addresses.mission)
+    try:
+        for update in client.watch(args.mission_id, from_seq=args.from_seq):
+            event = update.event
+            say(f"{event.seq:>8}  {event.created_at.ToDatetime():%H:%M:%S}  {describe_event(event) or event.topic}")
+        mission = client.get(args.mission_id)
+    finally:
+        client.close()
+    say(f"mission {_state(mission)}" + (f": {mission.reason}" if mission.reason else ""))
+    return 0
+
+
+def cancel_mission(args: argparse.Namespace, config: Config) -> int:
+    client = MissionClient(config.addresses.mission)
+    try:
+        mission = client.cancel(args.mission_id, reason=args.reason)
+    finally:
+        client.close()
+    say(f"mission {mission.mission_id} {_state(mission)}: {mission.reason}")
+    return 0
+
+
+def describe_event(event: mission_pb2.MissionEvent) -> str:
+    """One line for a person, or '' for events only machines care about."""
+    payload = json.loads(event.payload_json or "{}")
+    if event.topic == "task.state":
+        agent = f" on {payload['agent']}" if payload.get("agent") else ""
+        reason = f" ({payload['reason'][:80]})" if payload.get("reason") and payload["to"] != "succeeded" else ""
+        return f"  {event.task_id}: {payload['from']} -> {payload['to']}{agent}{reason}"
+    if event.topic == "mission.state":
+        return f"  mission: {payload['from']} -> {payload['to']}"
+    if event.topic == "task.deferred":
+        return f"  {event.task_id}: waits for {payload['blocked_by']} (same paths)"
+    if event.topic == "mission.planned":
+        return f"  planned {len(payload.get('tasks', []))} tasks"
+    return ""
 
 
 def print_mission(mission: mission_pb2.Mission) -> None:

@@ -6,17 +6,18 @@ its outbox event in the same transaction, so the event log and the tables never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from agentcoord.errors import ConflictError, NotFoundError
-from agentcoord.missions import Action, MissionSpec, TaskSpec
+from agentcoord.mission_view import settings_payload, task_spec_payload
+from agentcoord.missions import Action, MissionSettings, MissionSpec, TaskSpec
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store.database import Connection
-from agentcoord.store.events import append_event
+from agentcoord.store.events import Event, append_event
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class MissionRecord:
     created_at: datetime
     updated_at: datetime
     tasks: tuple[TaskRecord, ...]
+    settings: MissionSettings = field(default_factory=MissionSettings)
+    forecast_p50_micro_usd: int | None = None
+    forecast_p90_micro_usd: int | None = None
 
     def task(self, task_id: str) -> TaskRecord:
         for task in self.tasks:
@@ -55,10 +59,33 @@ async def insert_mission(
     conn: Connection, *, mission_id: str, request_id: str | None, spec: MissionSpec, actor: str
 ) -> None:
     """Store a validated mission and its tasks in state created/pending, with its event."""
+    settings = spec.settings
     await conn.execute(
-        "INSERT INTO missions (mission_id, request_id, name, goal, state) VALUES (%s, %s, %s, %s, %s)",
-        (mission_id, request_id, spec.name, spec.goal, MissionState.CREATED.value),
+        "INSERT INTO missions (mission_id, request_id, name, goal, state, max_parallel, max_attempts, on_failure,"
+        " budget_micro_usd) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (mission_id, request_id, spec.name, spec.goal, MissionState.CREATED.value, settings.max_parallel,
+         settings.max_attempts, settings.on_failure, settings.budget_micro_usd),
     )
+    await _insert_tasks(conn, mission_id, spec.tasks)
+    await append_event(
+        conn, topic="mission.created", actor=actor, mission_id=mission_id,
+        payload={"name": spec.name, "goal": spec.goal, "settings": settings_payload(settings),
+                 "tasks": [task_spec_payload(t) for t in spec.tasks]},
+    )
+
+
+async def insert_planned_tasks(
+    conn: Connection, *, mission_id: str, tasks: tuple[TaskSpec, ...], rejected: tuple[str, ...], actor: str
+) -> None:
+    """Store the tasks a planner proposed for a goal-only mission, with the rejected proposals."""
+    await _insert_tasks(conn, mission_id, tasks)
+    await append_event(
+        conn, topic="mission.planned", actor=actor, mission_id=mission_id,
+        payload={"tasks": [task_spec_payload(t) for t in tasks], "rejected": list(rejected)},
+    )
+
+
+async def _insert_tasks(conn: Connection, mission_id: str, tasks: tuple[TaskSpec, ...]) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on, action, state)"
@@ -66,12 +93,69 @@ async def insert_mission(
             [
                 (mission_id, t.id, i, t.description, list(t.capabilities), list(t.depends_on),
                  Jsonb(_action_json(t.action)), TaskState.PENDING.value)
-                for i, t in enumerate(spec.tasks)
+                for i, t in enumerate(tasks)
             ],
         )
+
+
+async def mission_events(conn: Connection, mission_id: str, *, after_event_id: int = 0, limit: int = 1000) -> list[Event]:
+    """The mission's log: its events after `after_event_id`, oldest first."""
+    cur = await conn.execute(
+        "SELECT event_id, topic, actor, mission_id, task_id, payload, created_at FROM events"
+        " WHERE mission_id = %s AND event_id > %s ORDER BY event_id LIMIT %s",
+        (mission_id, after_event_id, limit),
+    )
+    return [Event(**row) for row in await cur.fetchall()]
+
+
+async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, progress: int) -> tuple[int, int]:
+    """Count a new start of the mission's actor; return (its number, starts in a row at this progress).
+
+    `progress` is how many tasks had finished when it started; a run of starts with no progress
+    between them is a crash loop.
+    """
+    cur = await conn.execute(
+        "INSERT INTO mission_incarnations (mission_id, incarnation, pid, progress)"
+        " SELECT %s, coalesce(max(incarnation), 0) + 1, %s, %s FROM mission_incarnations WHERE mission_id = %s"
+        " RETURNING incarnation",
+        (mission_id, pid, progress, mission_id),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    cur = await conn.execute(
+        "SELECT progress FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation DESC LIMIT 100",
+        (mission_id,),
+    )
+    streak = 0
+    for earlier in await cur.fetchall():
+        if earlier["progress"] != progress:
+            break
+        streak += 1
+    return int(row["incarnation"]), streak
+
+
+async def incarnation_pids(conn: Connection, mission_id: str) -> list[int]:
+    """Process ids of the mission actor's incarnations, oldest first (for operators and fault tests)."""
+    cur = await conn.execute(
+        "SELECT pid FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation", (mission_id,)
+    )
+    return [int(row["pid"]) for row in await cur.fetchall()]
+
+
+async def record_deferral(
+    conn: Connection, *, mission_id: str, task_id: str, blocked_by: str, paths: list[str], actor: str
+) -> None:
+    """Record that a ready task waits because a running task touches the same paths."""
     await append_event(
-        conn, topic="mission.created", actor=actor, mission_id=mission_id,
-        payload={"name": spec.name, "goal": spec.goal, "tasks": [t.id for t in spec.tasks]},
+        conn, topic="task.deferred", actor=actor, mission_id=mission_id, task_id=task_id,
+        payload={"blocked_by": blocked_by, "paths": paths, "reason": "path conflict with a running task"},
+    )
+
+
+async def set_forecast(conn: Connection, *, mission_id: str, p50_micro_usd: int, p90_micro_usd: int) -> None:
+    await conn.execute(
+        "UPDATE missions SET forecast_p50_micro_usd = %s, forecast_p90_micro_usd = %s WHERE mission_id = %s",
+        (p50_micro_usd, p90_micro_usd, mission_id),
     )
 
 
@@ -189,15 +273,6 @@ async def finish_attempt(
     return cur.rowcount == 1
 
 
-async def unfinished_attempts(conn: Connection, mission_id: str) -> list[dict[str, Any]]:
-    """Attempts of a mission that never recorded an outcome (their runner was lost)."""
-    cur = await conn.execute(
-        "SELECT attempt_id, task_id, number, agent FROM attempts WHERE mission_id = %s AND outcome IS NULL",
-        (mission_id,),
-    )
-    return list(await cur.fetchall())
-
-
 async def insert_policy_decision(
     conn: Connection, *, decision_id: str, mission_id: str, task_id: str,
     action: dict[str, Any], effect: str, rule_ids: list[str], reason: str, actor: str,
@@ -214,7 +289,10 @@ async def insert_policy_decision(
     )
 
 
-_SELECT_MISSIONS = "SELECT mission_id, name, goal, state, reason, created_at, updated_at FROM missions"
+_SELECT_MISSIONS = (
+    "SELECT mission_id, name, goal, state, reason, created_at, updated_at, max_parallel, max_attempts,"
+    " on_failure, budget_micro_usd, forecast_p50_micro_usd, forecast_p90_micro_usd FROM missions"
+)
 
 
 async def _with_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[MissionRecord]:
@@ -244,6 +322,12 @@ async def _with_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[Miss
             mission_id=row["mission_id"], name=row["name"], goal=row["goal"], state=MissionState(row["state"]),
             reason=row["reason"], created_at=row["created_at"], updated_at=row["updated_at"],
             tasks=tuple(tasks[row["mission_id"]]),
+            settings=MissionSettings(
+                max_parallel=row["max_parallel"], max_attempts=row["max_attempts"], on_failure=row["on_failure"],
+                budget_micro_usd=row["budget_micro_usd"],
+            ),
+            forecast_p50_micro_usd=row["forecast_p50_micro_usd"],
+            forecast_p90_micro_usd=row["forecast_p90_micro_usd"],
         )
         for row in rows
     ]

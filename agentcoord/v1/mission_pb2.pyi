@@ -95,7 +95,7 @@ class Task(_message.Message):
     def __init__(self, spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., state: _Optional[_Union[TaskState, str]] = ..., agent: _Optional[str] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., cost_micro_usd: _Optional[int] = ...) -> None: ...
 
 class Mission(_message.Message):
-    __slots__ = ("mission_id", "name", "goal", "state", "reason", "tasks", "created_at", "updated_at")
+    __slots__ = ("mission_id", "name", "goal", "state", "reason", "tasks", "created_at", "updated_at", "settings", "forecast_p50_micro_usd", "forecast_p90_micro_usd")
     MISSION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     GOAL_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,9 @@ class Mission(_message.Message):
     TASKS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    FORECAST_P50_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
+    FORECAST_P90_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
     mission_id: str
     name: str
     goal: str
@@ -112,19 +115,38 @@ class Mission(_message.Message):
     tasks: _containers.RepeatedCompositeFieldContainer[Task]
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, mission_id: _Optional[str] = ..., name: _Optional[str] = ..., goal: _Optional[str] = ..., state: _Optional[_Union[MissionState, str]] = ..., reason: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    settings: MissionSettings
+    forecast_p50_micro_usd: int
+    forecast_p90_micro_usd: int
+    def __init__(self, mission_id: _Optional[str] = ..., name: _Optional[str] = ..., goal: _Optional[str] = ..., state: _Optional[_Union[MissionState, str]] = ..., reason: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Union[MissionSettings, _Mapping]] = ..., forecast_p50_micro_usd: _Optional[int] = ..., forecast_p90_micro_usd: _Optional[int] = ...) -> None: ...
+
+class MissionSettings(_message.Message):
+    __slots__ = ("max_parallel", "max_attempts", "on_failure", "budget_micro_usd")
+    MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
+    max_parallel: int
+    max_attempts: int
+    on_failure: str
+    budget_micro_usd: int
+    def __init__(self, max_parallel: _Optional[int] = ..., max_attempts: _Optional[int] = ..., on_failure: _Optional[str] = ..., budget_micro_usd: _Optional[int] = ...) -> None: ...
 
 class CreateMissionRequest(_message.Message):
-    __slots__ = ("name", "goal", "tasks", "request_id")
+    __slots__ = ("name", "goal", "tasks", "request_id", "settings", "allow_over_budget")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GOAL_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_OVER_BUDGET_FIELD_NUMBER: _ClassVar[int]
     name: str
     goal: str
     tasks: _containers.RepeatedCompositeFieldContainer[TaskSpec]
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., goal: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskSpec, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    settings: MissionSettings
+    allow_over_budget: bool
+    def __init__(self, name: _Optional[str] = ..., goal: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskSpec, _Mapping]]] = ..., request_id: _Optional[str] = ..., settings: _Optional[_Union[MissionSettings, _Mapping]] = ..., allow_over_budget: _Optional[bool] = ...) -> None: ...
 
 class CreateMissionResponse(_message.Message):
     __slots__ = ("mission", "created")
@@ -163,3 +185,49 @@ class ListMissionsResponse(_message.Message):
     missions: _containers.RepeatedCompositeFieldContainer[Mission]
     next_page_token: str
     def __init__(self, missions: _Optional[_Iterable[_Union[Mission, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelMissionRequest(_message.Message):
+    __slots__ = ("mission_id", "reason")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    reason: str
+    def __init__(self, mission_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelMissionResponse(_message.Message):
+    __slots__ = ("mission",)
+    MISSION_FIELD_NUMBER: _ClassVar[int]
+    mission: Mission
+    def __init__(self, mission: _Optional[_Union[Mission, _Mapping]] = ...) -> None: ...
+
+class WatchMissionRequest(_message.Message):
+    __slots__ = ("mission_id", "from_seq")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    from_seq: int
+    def __init__(self, mission_id: _Optional[str] = ..., from_seq: _Optional[int] = ...) -> None: ...
+
+class MissionEvent(_message.Message):
+    __slots__ = ("seq", "topic", "task_id", "actor", "payload_json", "created_at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    topic: str
+    task_id: str
+    actor: str
+    payload_json: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, seq: _Optional[int] = ..., topic: _Optional[str] = ..., task_id: _Optional[str] = ..., actor: _Optional[str] = ..., payload_json: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchMissionResponse(_message.Message):
+    __slots__ = ("event", "mission_state")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    MISSION_STATE_FIELD_NUMBER: _ClassVar[int]
+    event: MissionEvent
+    mission_state: MissionState
+    def __init__(self, event: _Optional[_Union[MissionEvent, _Mapping]] = ..., mission_state: _Optional[_Union[MissionState, str]] = ...) -> None: ...

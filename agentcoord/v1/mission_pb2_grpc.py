@@ -50,6 +50,16 @@ class MissionServiceStub:
                 request_serializer=agentcoord_dot_v1_dot_mission__pb2.ListMissionsRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_mission__pb2.ListMissionsResponse.FromString,
                 _registered_method=True)
+        self.CancelMission = channel.unary_unary(
+                '/agentcoord.v1.MissionService/CancelMission',
+                request_serializer=agentcoord_dot_v1_dot_mission__pb2.CancelMissionRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_mission__pb2.CancelMissionResponse.FromString,
+                _registered_method=True)
+        self.WatchMission = channel.unary_stream(
+                '/agentcoord.v1.MissionService/WatchMission',
+                request_serializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.FromString,
+                _registered_method=True)
 
 
 class MissionServiceServicer:
@@ -78,6 +88,21 @@ class MissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelMission(self, request, context):
+        """CancelMission records the mission as cancelled and stops its running attempts. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchMission(self, request, context):
+        """WatchMission streams the mission's events after from_seq, live, until the mission ends.
+        Resuming with the last seq received gives every later event exactly once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +120,16 @@ def add_MissionServiceServicer_to_server(servicer, server):
                     servicer.ListMissions,
                     request_deserializer=agentcoord_dot_v1_dot_mission__pb2.ListMissionsRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_mission__pb2.ListMissionsResponse.SerializeToString,
+            ),
+            'CancelMission': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelMission,
+                    request_deserializer=agentcoord_dot_v1_dot_mission__pb2.CancelMissionRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_mission__pb2.CancelMissionResponse.SerializeToString,
+            ),
+            'WatchMission': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchMission,
+                    request_deserializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +214,60 @@ class MissionService:
             '/agentcoord.v1.MissionService/ListMissions',
             agentcoord_dot_v1_dot_mission__pb2.ListMissionsRequest.SerializeToString,
             agentcoord_dot_v1_dot_mission__pb2.ListMissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelMission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.MissionService/CancelMission',
+            agentcoord_dot_v1_dot_mission__pb2.CancelMissionRequest.SerializeToString,
+            agentcoord_dot_v1_dot_mission__pb2.CancelMissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchMission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentcoord.v1.MissionService/WatchMission',
+            agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.SerializeToString,
+            agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,9 +15,13 @@ SERVICE_NAMES = ("agentcoord.v1.MissionService",)
 
 def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
     supervisor = supervisor_handle(context.config)
+    supervisor.update_config.remote(context.config)  # a supervisor from an earlier start may know old addresses
 
     async def start_mission(mission_id: str) -> None:
         await supervisor.start_mission.remote(mission_id)
 
-    desk = MissionDesk(context.db, start_mission=start_mission)
+    async def cancel_mission(mission_id: str) -> None:
+        await supervisor.cancel_mission.remote(mission_id)
+
+    desk = MissionDesk(context.db, start_mission=start_mission, cancel_mission=cancel_mission)
     mission_pb2_grpc.add_MissionServiceServicer_to_server(MissionServicer(desk), server)

@@ -2,43 +2,64 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from agentcoord.missions import MissionSpec, TaskSpec
+from agentcoord.missions import MissionSettings, MissionSpec, TaskSpec
+from agentcoord.money import micro_usd_to_usd
 from agentcoord.states import MissionState, TaskState
+from agentcoord.store.events import Event
 from agentcoord.store.missions import MissionRecord
 from agentcoord.v1 import mission_pb2
 
 
 def spec_document(request: mission_pb2.CreateMissionRequest) -> dict[str, Any]:
-    """The request as the same document a mission file holds, so one validator serves both."""
-    return {
-        "name": request.name,
-        "goal": request.goal,
-        "tasks": [
+    """The request as the same document a mission file holds, so one validator serves both.
+
+    Unset settings (zero values) are left out so the file defaults apply; no tasks means the
+    mission is goal-only and will be planned.
+    """
+    document: dict[str, Any] = {"name": request.name, "goal": request.goal}
+    settings = request.settings
+    if settings.max_parallel:
+        document["max_parallel"] = settings.max_parallel
+    if settings.max_attempts:
+        document["max_attempts"] = settings.max_attempts
+    if settings.on_failure:
+        document["on_failure"] = settings.on_failure
+    if settings.budget_micro_usd:
+        document["budget_usd"] = str(micro_usd_to_usd(settings.budget_micro_usd))
+    if request.tasks:
+        document["tasks"] = [
             {
-                "id": t.id,
-                "description": t.description,
-                "capabilities": list(t.capabilities),
+                "id": t.id, "description": t.description, "capabilities": list(t.capabilities),
                 "depends_on": list(t.depends_on),
                 "action": {
-                    "kind": t.action.kind or "edit",
-                    "environment": t.action.environment,
-                    "paths": list(t.action.paths),
-                    "command": t.action.command,
+                    "kind": t.action.kind or "edit", "environment": t.action.environment,
+                    "paths": list(t.action.paths), "command": t.action.command,
                 },
             }
             for t in request.tasks
-        ],
-    }
+        ]
+    return document
 
 
-def create_request(spec: MissionSpec, *, request_id: str) -> mission_pb2.CreateMissionRequest:
+def create_request(
+    spec: MissionSpec, *, request_id: str, allow_over_budget: bool = False
+) -> mission_pb2.CreateMissionRequest:
     """A CreateMissionRequest carrying a validated spec."""
     return mission_pb2.CreateMissionRequest(
-        name=spec.name, goal=spec.goal, request_id=request_id, tasks=[task_to_proto(t) for t in spec.tasks]
+        name=spec.name, goal=spec.goal, request_id=request_id, tasks=[task_to_proto(t) for t in spec.tasks],
+        settings=settings_to_proto(spec.settings), allow_over_budget=allow_over_budget,
+    )
+
+
+def settings_to_proto(settings: MissionSettings) -> mission_pb2.MissionSettings:
+    return mission_pb2.MissionSettings(
+        max_parallel=settings.max_parallel, max_attempts=settings.max_attempts, on_failure=settings.on_failure,
+        budget_micro_usd=settings.budget_micro_usd or 0,
     )
 
 
@@ -52,9 +73,6 @@ def task_to_proto(task: TaskSpec) -> mission_pb2.TaskSpec:
 
 
 def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
-    created, updated = Timestamp(), Timestamp()
-    created.FromDatetime(mission.created_at)
-    updated.FromDatetime(mission.updated_at)
     return mission_pb2.Mission(
         mission_id=mission.mission_id, name=mission.name, goal=mission.goal,
         state=mission_state_to_proto(mission.state), reason=mission.reason,
@@ -65,7 +83,17 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
             )
             for t in mission.tasks
         ],
-        created_at=created, updated_at=updated,
+        created_at=_timestamp(mission.created_at), updated_at=_timestamp(mission.updated_at),
+        settings=settings_to_proto(mission.settings),
+        forecast_p50_micro_usd=mission.forecast_p50_micro_usd or 0,
+        forecast_p90_micro_usd=mission.forecast_p90_micro_usd or 0,
+    )
+
+
+def event_to_proto(event: Event) -> mission_pb2.MissionEvent:
+    return mission_pb2.MissionEvent(
+        seq=event.event_id, topic=event.topic, task_id=event.task_id, actor=event.actor,
+        payload_json=json.dumps(dict(event.payload), sort_keys=True), created_at=_timestamp(event.created_at),
     )
 
 
@@ -85,3 +113,9 @@ def task_state_to_proto(state: TaskState) -> mission_pb2.TaskState:
 
 def task_state_from_proto(value: mission_pb2.TaskState) -> TaskState:
     return TaskState[mission_pb2.TaskState.Name(value).removeprefix("TASK_STATE_")]
+
+
+def _timestamp(moment: Any) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp

@@ -5,30 +5,36 @@ Plain domain code; the gRPC servicer translates protobuf to and from these calls
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
-from agentcoord.errors import InvalidInputError
+from agentcoord.errors import ConflictError, InvalidInputError
+from agentcoord.mission_view import MissionView
 from agentcoord.missions import MissionSpec
 from agentcoord.states import MissionState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
+from agentcoord.store.events import Event
 from agentcoord.store.missions import MissionRecord
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
-StartMission = Callable[[str], Awaitable[None]]
+WATCH_POLL_S = 0.2
+
+MissionSignal = Callable[[str], Awaitable[None]]
 
 
 class MissionDesk:
-    """Creates missions exactly once per request id and starts them."""
+    """Creates missions exactly once per request id, starts, cancels and watches them."""
 
-    def __init__(self, db: Database, *, start_mission: StartMission) -> None:
+    def __init__(self, db: Database, *, start_mission: MissionSignal, cancel_mission: MissionSignal) -> None:
         self._db = db
         self._start_mission = start_mission
+        self._cancel_mission = cancel_mission
 
     async def create(self, spec: MissionSpec, *, request_id: str = "") -> tuple[MissionRecord, bool]:
         """Store and start a mission; a repeated request_id returns the first mission, not a new one."""
@@ -63,6 +69,48 @@ class MissionDesk:
             return missions, ""
         last = missions[limit - 1]
         return missions[:limit], _encode_token(last.created_at, last.mission_id)
+
+
+    async def cancel(self, mission_id: str, *, reason: str = "") -> MissionRecord:
+        """Record the mission as cancelled (idempotent), then stop its running attempts.
+
+        The store is the record: the Mission actor also notices at its next poll if the signal
+        to it is lost. Cancelling a mission that already completed or failed is a conflict.
+        """
+        async with self._db.transaction() as conn:
+            mission = await store.get_mission(conn, mission_id)
+            if mission.state is MissionState.CANCELLED:
+                return mission
+            if mission.state.is_terminal:
+                raise ConflictError(f"mission {mission_id} already {mission.state.value}; nothing to cancel")
+            await store.set_mission_state(
+                conn, mission_id=mission_id, current=mission.state, target=MissionState.CANCELLED,
+                reason=reason or "cancelled on request", actor="mission-service",
+            )
+        await self._cancel_mission(mission_id)
+        return await self.get(mission_id)
+
+    async def watch(self, mission_id: str, *, from_seq: int = 0) -> AsyncIterator[tuple[Event, MissionState]]:
+        """The mission's events after `from_seq`, then live ones, until it has ended and gone quiet.
+
+        Event ids are assigned in commit order, so reading "after the last seq seen" never skips
+        or repeats an event, and a client resumes by passing the last seq it received.
+        """
+        if from_seq < 0:
+            raise InvalidInputError("must not be negative", field="from_seq")
+        await self.get(mission_id)  # NotFoundError for unknown missions
+        view = MissionView(mission_id)
+        while True:
+            async with self._db.transaction() as conn:
+                events = await store.mission_events(conn, mission_id, after_event_id=view.last_event_id)
+            for event in events:
+                view.apply(event)
+                if event.event_id > from_seq:
+                    yield event, view.state
+            if not events:
+                if view.state.is_terminal:
+                    return
+                await asyncio.sleep(WATCH_POLL_S)
 
 
 def _encode_token(created_at: datetime, mission_id: str) -> str:

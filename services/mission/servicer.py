@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from agentcoord.missions import parse_mission
 from agentcoord.services.mission.convert import (
+    event_to_proto,
     mission_state_from_proto,
+    mission_state_to_proto,
     mission_to_proto,
     spec_document,
 )
@@ -39,3 +43,17 @@ class MissionServicer(mission_pb2_grpc.MissionServiceServicer):
             state=mission_state_from_proto(request.state), page_size=request.page_size, page_token=request.page_token
         )
         return mission_pb2.ListMissionsResponse(missions=[mission_to_proto(m) for m in missions], next_page_token=token)
+
+    async def CancelMission(
+        self, request: mission_pb2.CancelMissionRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.CancelMissionResponse:
+        mission = await self._desk.cancel(request.mission_id, reason=request.reason)
+        return mission_pb2.CancelMissionResponse(mission=mission_to_proto(mission))
+
+    async def WatchMission(
+        self, request: mission_pb2.WatchMissionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[mission_pb2.WatchMissionResponse]:
+        async for event, state in self._desk.watch(request.mission_id, from_seq=request.from_seq):
+            yield mission_pb2.WatchMissionResponse(
+                event=event_to_proto(event), mission_state=mission_state_to_proto(state)
+            )

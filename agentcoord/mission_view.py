@@ -1,0 +1,146 @@
+"""A mission's state as a fold over its events.
+
+The events table is the mission's log: every transition is appended there (in the same
+transaction as the table update that mirrors it for queries). A Mission actor rebuilds its
+working state by folding the log, so a restarted actor knows exactly what was done, what was
+running and what was never started, without trusting anything but the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcoord.errors import NotFoundError
+from agentcoord.missions import Action, MissionSettings, TaskSpec
+from agentcoord.states import MissionState, TaskState
+from agentcoord.store.events import Event
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """One task as the log tells it."""
+
+    spec: TaskSpec
+    state: TaskState = TaskState.PENDING
+    agent: str = ""
+    reason: str = ""
+    attempts: int = 0
+    current_attempt_id: str = ""
+    cost_micro_usd: int = 0
+
+
+@dataclass
+class MissionView:
+    """Everything the log says about one mission; `apply` one event at a time, in order."""
+
+    mission_id: str
+    name: str = ""
+    goal: str = ""
+    state: MissionState = MissionState.CREATED
+    reason: str = ""
+    settings: MissionSettings = field(default_factory=MissionSettings)
+    tasks: dict[str, TaskView] = field(default_factory=dict)
+    last_event_id: int = 0
+
+    @classmethod
+    def fold(cls, mission_id: str, events: Iterable[Event]) -> MissionView:
+        view = cls(mission_id)
+        view.apply_all(events)
+        return view
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        """Fold one event in; events of other missions or already applied ones are ignored."""
+        if event.mission_id != self.mission_id or event.event_id <= self.last_event_id:
+            return
+        self.last_event_id = event.event_id
+        handler = _HANDLERS.get(event.topic)
+        if handler is not None:
+            handler(self, event.task_id, event.payload)
+
+    def task(self, task_id: str) -> TaskView:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            raise NotFoundError(f"mission {self.mission_id} has no task {task_id!r}") from None
+
+    def ordered_tasks(self) -> list[TaskView]:
+        """Tasks in the order the mission listed them."""
+        return list(self.tasks.values())
+
+
+def task_spec_payload(task: TaskSpec) -> dict[str, Any]:
+    """A task spec as event payload (the inverse of `_task_spec`)."""
+    a = task.action
+    return {
+        "id": task.id, "description": task.description, "capabilities": list(task.capabilities),
+        "depends_on": list(task.depends_on),
+        "action": {"kind": a.kind, "environment": a.environment, "paths": list(a.paths), "command": a.command},
+    }
+
+
+def settings_payload(settings: MissionSettings) -> dict[str, Any]:
+    return dataclasses.asdict(settings)
+
+
+def _task_spec(raw: Mapping[str, Any]) -> TaskSpec:
+    action = raw.get("action", {})
+    return TaskSpec(
+        id=raw["id"], description=raw["description"], capabilities=tuple(raw.get("capabilities", ())),
+        depends_on=tuple(raw.get("depends_on", ())),
+        action=Action(kind=action.get("kind", "edit"), environment=action.get("environment", ""),
+                      paths=tuple(action.get("paths", ())), command=action.get("command", "")),
+    )
+
+
+def _created(view: MissionView, _task_id: str, payload: Mapping[str, Any]) -> None:
+    view.name = payload["name"]
+    view.goal = payload["goal"]
+    view.settings = MissionSettings(**payload.get("settings", {}))
+    _add_tasks(view, _task_id, payload)
+
+
+def _add_tasks(view: MissionView, _task_id: str, payload: Mapping[str, Any]) -> None:
+    for raw in payload.get("tasks", ()):
+        spec = _task_spec(raw)
+        view.tasks[spec.id] = TaskView(spec=spec)
+
+
+def _mission_state(view: MissionView, _task_id: str, payload: Mapping[str, Any]) -> None:
+    view.state = MissionState(payload["to"])
+    view.reason = payload.get("reason", "")
+
+
+def _task_state(view: MissionView, task_id: str, payload: Mapping[str, Any]) -> None:
+    task = view.tasks[task_id]
+    target = TaskState(payload["to"])
+    changes: dict[str, Any] = {"state": target, "reason": payload.get("reason", "")}
+    if payload.get("agent") is not None:
+        changes["agent"] = payload["agent"]
+    if target is TaskState.RUNNING:
+        changes["attempts"] = task.attempts + 1
+        changes["current_attempt_id"] = payload.get("attempt_id", "")
+    view.tasks[task_id] = dataclasses.replace(task, **changes)
+
+
+def _usage(view: MissionView, task_id: str, payload: Mapping[str, Any]) -> None:
+    task = view.tasks.get(task_id)
+    if task is not None:
+        view.tasks[task_id] = dataclasses.replace(
+            task, cost_micro_usd=task.cost_micro_usd + int(payload.get("cost_micro_usd", 0))
+        )
+
+
+_HANDLERS = {
+    "mission.created": _created,
+    "mission.planned": _add_tasks,
+    "mission.state": _mission_state,
+    "task.state": _task_state,
+    "usage.recorded": _usage,
+}
