@@ -19,12 +19,14 @@ import ray
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
 from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
+from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.policy_checker import policy_checker_handle
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
 from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
 from agentcoord.mission_view import MissionView, TaskView
+from agentcoord.planning import PlanResult
 from agentcoord.policy import ActionRequest, Decision
 from agentcoord.states import MissionState
 from agentcoord.store import Database
@@ -76,6 +78,15 @@ class RayMissionPorts:
 
     def cancel(self, attempt: Awaitable[AttemptReport], *, force: bool) -> None:
         ray.cancel(attempt, force=force)  # type: ignore[arg-type]
+
+    async def plan(self, mission_id: str, goal: str) -> PlanResult:
+        response = await self._routing.route(
+            routing_pb2.RouteRequest(
+                mission_id=mission_id, task_id="plan", capabilities=[PLAN_CAPABILITY], description=goal
+            )
+        )
+        result: PlanResult = await run_planning.remote(self._config, response.agent, goal)
+        return result
 
 
 class MissionActorShell:

@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
-from agentcoord.errors import ConflictError, NoEligibleAgentError
+from agentcoord.errors import ConflictError, InvalidInputError, NoEligibleAgentError
 from agentcoord.mission_view import MissionView, TaskView
+from agentcoord.planning import PlanningError, PlanResult
 from agentcoord.policy import ActionRequest, Decision, Effect
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import Database
@@ -65,6 +66,8 @@ class MissionPorts(Protocol):
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]: ...
 
     def cancel(self, attempt: Awaitable[AttemptReport], *, force: bool) -> None: ...
+
+    async def plan(self, mission_id: str, goal: str) -> PlanResult: ...
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class MissionRunner:
         if view.state is MissionState.CREATED:
             await self._set_mission(MissionState.PLANNING)
         if self._view.state is MissionState.PLANNING:
-            # The mission file listed its tasks: the plan is the file.
+            if not self._view.tasks and not await self._plan():
+                return MissionState.FAILED
             await self._set_mission(MissionState.RUNNING)
         await self._close_lost_attempts()
         while True:
@@ -132,6 +136,20 @@ class MissionRunner:
                 break
             await self._wait_for_progress()
         return await self._conclude()
+
+    async def _plan(self) -> bool:
+        """Ask a planning agent for the tasks of a goal-only mission; False if no valid plan came."""
+        try:
+            result = await self._ports.plan(self._mission_id, self._view.goal)
+        except (PlanningError, NoEligibleAgentError, InvalidInputError) as exc:
+            await self._set_mission(MissionState.FAILED, reason=f"planning failed: {exc}")
+            return False
+        async with self._db.transaction() as conn:
+            await store.insert_planned_tasks(
+                conn, mission_id=self._mission_id, tasks=result.tasks, rejected=result.rejected, actor=ACTOR
+            )
+        await self.refresh()
+        return True
 
     # -- scheduling ---------------------------------------------------------------------------
 

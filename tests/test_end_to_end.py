@@ -128,3 +128,18 @@ def test_production_deploy_is_blocked_by_policy_and_the_mission_says_why(
             "SELECT state FROM tasks WHERE mission_id = %s AND task_id = 'build'", (mission_id,)
         ).fetchone()[0]
         assert build == "succeeded"
+
+
+def test_a_goal_only_mission_is_planned_by_an_agent_and_completes(
+    cli_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["mission", "create", str(EXAMPLES / "goal-only.yaml"), "--wait"]) == 0
+    out = capsys.readouterr().out
+    assert "planned" in out and "state:  completed" in out
+    mission_id = _mission_id(out)
+    with psycopg.connect(cli_env.config.database.url) as conn:
+        planner = conn.execute(
+            "SELECT agent FROM route_decisions WHERE mission_id = %s AND task_id = 'plan'", (mission_id,)
+        ).fetchone()[0]
+        tasks = conn.execute("SELECT count(*) FROM tasks WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+    assert planner == "sim-deep" and tasks >= 4

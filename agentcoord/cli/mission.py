@@ -30,6 +30,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     create.add_argument("--wait", action="store_true", help="follow the mission until it ends; exit 1 if it fails")
     create.add_argument("--request-id", default="", help="idempotency key: retrying with it never creates a second mission")
     create.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits at most (default 600)")
+    create.add_argument(
+        "--allow-over-budget", action="store_true",
+        help="start even if the cost forecast (P90 of similar past tasks) exceeds the mission's budget_usd",
+    )
     create.set_defaults(handler=create_mission)
     listing = verbs.add_parser("list", help="missions, newest first")
     listing.add_argument("--state", choices=[s.value for s in MissionState], help="only missions in this state")
@@ -52,7 +56,9 @@ def create_mission(args: argparse.Namespace, config: Config) -> int:
     spec = load_mission_file(args.file)  # bad files stop here: exit 2, nothing sent
     client = MissionClient(config.addresses.mission)
     try:
-        response = client.create(create_request(spec, request_id=args.request_id or str(uuid.uuid4())))
+        response = client.create(
+            create_request(spec, request_id=args.request_id or str(uuid.uuid4()), allow_over_budget=args.allow_over_budget)
+        )
         mission = response.mission
         say(f"mission {mission.mission_id} {'created' if response.created else 'already existed'}: {mission.name}")
         if not args.wait:
@@ -144,7 +150,12 @@ def print_mission(mission: mission_pb2.Mission) -> None:
     say(f"mission {mission.mission_id}: {mission.name}")
     say(f"  goal:   {mission.goal}")
     say(f"  state:  {_state(mission)}" + (f" ({mission.reason})" if mission.reason else ""))
-    say(f"  cost:   {usd(sum(t.cost_micro_usd for t in mission.tasks))}")
+    forecast = (
+        f" (forecast P50 {usd(mission.forecast_p50_micro_usd)}, P90 {usd(mission.forecast_p90_micro_usd)})"
+        if mission.forecast_p90_micro_usd else ""
+    )
+    budget = f"; budget {usd(mission.settings.budget_micro_usd)}" if mission.settings.budget_micro_usd else ""
+    say(f"  cost:   {usd(sum(t.cost_micro_usd for t in mission.tasks))}{forecast}{budget}")
     rows = [
         (t.spec.id, task_state_from_proto(t.state).value, t.agent or "-", str(t.attempts), usd(t.cost_micro_usd),
          t.reason[:70])

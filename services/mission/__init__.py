@@ -8,6 +8,7 @@ from agentcoord.actors.supervisor import supervisor_handle
 from agentcoord.services.context import ServiceContext
 from agentcoord.services.mission.desk import MissionDesk
 from agentcoord.services.mission.servicer import MissionServicer
+from agentcoord.services.routing.router import Router
 from agentcoord.v1 import mission_pb2_grpc
 
 SERVICE_NAMES = ("agentcoord.v1.MissionService",)
@@ -23,5 +24,7 @@ def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
     async def cancel_mission(mission_id: str) -> None:
         await supervisor.cancel_mission.remote(mission_id)
 
-    desk = MissionDesk(context.db, start_mission=start_mission, cancel_mission=cancel_mission)
+    desk = MissionDesk(
+        context.db, router=Router(context.config.agents), start_mission=start_mission, cancel_mission=cancel_mission
+    )
     mission_pb2_grpc.add_MissionServiceServicer_to_server(MissionServicer(desk), server)

@@ -11,13 +11,18 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
-from agentcoord.errors import ConflictError, InvalidInputError
+from agentcoord.errors import ConflictError, InvalidInputError, NoEligibleAgentError
+from agentcoord.forecast import Forecast, forecast_mission
 from agentcoord.mission_view import MissionView
 from agentcoord.missions import MissionSpec
+from agentcoord.money import format_usd
+from agentcoord.services.routing.router import Router
 from agentcoord.states import MissionState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
+from agentcoord.store.database import Connection
 from agentcoord.store.events import Event
+from agentcoord.store.forecast import load_cost_history
 from agentcoord.store.missions import MissionRecord
 
 MAX_PAGE_SIZE = 200
@@ -31,25 +36,56 @@ MissionSignal = Callable[[str], Awaitable[None]]
 class MissionDesk:
     """Creates missions exactly once per request id, starts, cancels and watches them."""
 
-    def __init__(self, db: Database, *, start_mission: MissionSignal, cancel_mission: MissionSignal) -> None:
+    def __init__(
+        self, db: Database, *, router: Router, start_mission: MissionSignal, cancel_mission: MissionSignal
+    ) -> None:
         self._db = db
+        self._router = router
         self._start_mission = start_mission
         self._cancel_mission = cancel_mission
 
-    async def create(self, spec: MissionSpec, *, request_id: str = "") -> tuple[MissionRecord, bool]:
-        """Store and start a mission; a repeated request_id returns the first mission, not a new one."""
+    async def create(
+        self, spec: MissionSpec, *, request_id: str = "", allow_over_budget: bool = False
+    ) -> tuple[MissionRecord, bool]:
+        """Forecast, store and start a mission; a repeated request_id returns the first mission.
+
+        With a budget, a mission whose forecast P90 exceeds it is refused (ConflictError) unless
+        `allow_over_budget`; the forecast is stored with the mission to compare with the actual.
+        """
         created = False
         async with self._db.transaction() as conn:
             mission_id = await store.find_mission_id_by_request(conn, request_id) if request_id else None
             if mission_id is None:
+                forecast = await self._forecast(conn, spec)
+                budget = spec.settings.budget_micro_usd
+                if forecast is not None and budget is not None and forecast.over_budget(budget) and not allow_over_budget:
+                    raise ConflictError(
+                        f"forecast P90 {format_usd(forecast.p90_micro_usd)} (P50 {format_usd(forecast.p50_micro_usd)})"
+                        f" exceeds the budget {format_usd(budget)}; raise budget_usd or allow over budget"
+                    )
                 mission_id = str(uuid.uuid4())
                 await store.insert_mission(
                     conn, mission_id=mission_id, request_id=request_id or None, spec=spec, actor="mission-service"
                 )
+                if forecast is not None:
+                    await store.set_forecast(
+                        conn, mission_id=mission_id, p50_micro_usd=forecast.p50_micro_usd,
+                        p90_micro_usd=forecast.p90_micro_usd,
+                    )
                 created = True
         # Started after commit (and again on replay, which is idempotent) so no mission is stranded.
         await self._start_mission(mission_id)
         return await self.get(mission_id), created
+
+    async def _forecast(self, conn: Connection, spec: MissionSpec) -> Forecast | None:
+        """P50/P90 cost from similar past tasks; None for goal-only missions (nothing to price yet)."""
+        if not spec.tasks:
+            return None
+        history = await load_cost_history(conn, capability_sets=[t.capabilities for t in spec.tasks])
+        try:
+            return forecast_mission(spec.tasks, router=self._router, history=history)
+        except NoEligibleAgentError:
+            return None  # the runner fails that task with the routing reason; no price to forecast
 
     async def get(self, mission_id: str) -> MissionRecord:
         async with self._db.transaction() as conn:

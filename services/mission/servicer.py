@@ -28,7 +28,9 @@ class MissionServicer(mission_pb2_grpc.MissionServiceServicer):
         self, request: mission_pb2.CreateMissionRequest, context: grpc.aio.ServicerContext
     ) -> mission_pb2.CreateMissionResponse:
         spec = parse_mission(spec_document(request), source="CreateMissionRequest")
-        mission, created = await self._desk.create(spec, request_id=request.request_id)
+        mission, created = await self._desk.create(
+            spec, request_id=request.request_id, allow_over_budget=request.allow_over_budget
+        )
         return mission_pb2.CreateMissionResponse(mission=mission_to_proto(mission), created=created)
 
     async def GetMission(

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from agentcoord.actors.agent_pool import AgentPool
 from agentcoord.actors.agents import AgentOutcome
+from agentcoord.actors.agents.sim_planner import SimulatedPlanner
 from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
 from agentcoord.config import Config
 from agentcoord.mission_view import MissionView, TaskView
 from agentcoord.missions import parse_mission
+from agentcoord.planning import PlanResult, plan_tasks
 from agentcoord.policy import ActionRequest, Decision, load_policy
 from agentcoord.states import MissionState
 from agentcoord.store import Database
@@ -54,6 +56,7 @@ class ScriptedPorts:
         self.peak_slots = 0
         self.cancelled = 0
         self.delay_s = delay_s
+        self.invalid_plans = 0
 
     async def check_policy(self, request: ActionRequest) -> Decision:
         return self._policy.decide(request)
@@ -74,6 +77,9 @@ class ScriptedPorts:
         self.running.add(request.run.task_id)
         self.peak_running = max(self.peak_running, len(self.running))
         return asyncio.ensure_future(self._attempt(request))
+
+    async def plan(self, mission_id: str, goal: str) -> PlanResult:
+        return plan_tasks(goal, planner=SimulatedPlanner(invalid_proposals=self.invalid_plans), max_tries=3)
 
     def cancel(self, attempt: Any, *, force: bool) -> None:
         self.cancelled += 1
@@ -307,3 +313,33 @@ def test_random_dags_complete_in_a_topological_order(runner: Any, setup: tuple[D
     for task in tasks:
         for dep in task["depends_on"]:
             assert window[dep][1] <= window[task["id"]][0]  # every dependency ended before the task started
+
+
+def test_a_goal_only_mission_is_planned_then_run(runner: Any, setup: tuple[Database, str]) -> None:
+    db, url = setup
+    ports = ScriptedPorts()
+    ports.invalid_plans = 2  # two rejected proposals, then a valid plan
+    mission_id = _create(runner, db, {"name": "planned", "goal": "Add rate limiting to the public API"})
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
+    tasks = _tasks(url, mission_id)
+    assert len(tasks) >= 4 and all(state == "succeeded" for state, _ in tasks.values())
+    with psycopg.connect(url) as conn:
+        rejected = conn.execute(
+            "SELECT jsonb_array_length(payload->'rejected') FROM events WHERE mission_id = %s AND topic = 'mission.planned'",
+            (mission_id,),
+        ).fetchone()[0]
+    assert rejected == 2
+
+
+def test_a_planner_that_never_gives_a_valid_plan_fails_the_mission_with_its_reasons(
+    runner: Any, setup: tuple[Database, str]
+) -> None:
+    db, url = setup
+    ports = ScriptedPorts()
+    ports.invalid_plans = 5
+    mission_id = _create(runner, db, {"name": "unplannable", "goal": "Do something vague"})
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
+    with psycopg.connect(url) as conn:
+        reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+    assert reason.startswith("planning failed") and "plan proposal 3" in reason
+    assert ports.launched == []

@@ -71,3 +71,23 @@ def test_unknown_mission_is_not_found(stub: Any) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetMission(mission_pb2.GetMissionRequest(mission_id="no-such-mission"), timeout=10)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_mission_over_its_budget_is_refused_unless_allowed(stub: Any) -> None:
+    tiny = mission_pb2.MissionSettings(budget_micro_usd=1)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreateMission(_request(settings=tiny), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "exceeds the budget $0.0000" in caught.value.details()
+    allowed = stub.CreateMission(_request(settings=tiny, allow_over_budget=True), timeout=10).mission
+    assert allowed.forecast_p90_micro_usd >= allowed.forecast_p50_micro_usd > 0
+    assert allowed.settings.budget_micro_usd == 1
+
+
+def test_settings_travel_with_the_mission(stub: Any) -> None:
+    settings = mission_pb2.MissionSettings(max_parallel=2, max_attempts=5, on_failure="fail_fast")
+    mission = stub.CreateMission(_request(settings=settings), timeout=10).mission
+    assert (mission.settings.max_parallel, mission.settings.max_attempts, mission.settings.on_failure) == (2, 5, "fail_fast")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreateMission(_request(settings=mission_pb2.MissionSettings(on_failure="panic")), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "on_failure" in caught.value.details()
