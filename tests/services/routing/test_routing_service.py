@@ -56,6 +56,7 @@ def test_decision_and_event_are_stored_together(
         "sim-balanced",
         "sim-deep",
         "sim-fast",
+        "sim-slow",
     ]
 
 

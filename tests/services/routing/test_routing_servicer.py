@@ -42,6 +42,7 @@ def test_route_returns_the_decision_and_stores_it(routing, fresh_database_url) -
         ("sim-fast", True),
         ("sim-balanced", True),
         ("sim-deep", True),
+        ("sim-slow", False),  # the test registry's slow agent covers only `slow`
     ]
     assert response.candidates[0].estimated_cost_micro_usd == 9_200
     with psycopg.connect(fresh_database_url) as conn:
