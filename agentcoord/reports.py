@@ -1,15 +1,18 @@
 """Spend reports: "what did my agents do this period, and what did it cost?" in one command.
 
 `parse_period` turns what a user types (`last-7d`, `this-week`, `2026-11-01..2026-11-08`) into a
-half-open UTC interval; `spend_frame` reads the usage events of that interval from PostgreSQL
-with Polars and aggregates them there; `render_table` prints the result for `agentcoord report`.
-Weeks are ISO weeks (Monday to Monday), days are UTC days, and every interval is [start, end).
+half-open UTC interval; `usage_lazy` reads the usage events of that interval from PostgreSQL as
+Arrow into a Polars lazy frame with every dimension as a column; `spend_frame` aggregates it;
+`week_over_week` and `forecast_micro_usd` compare and extrapolate; `render_table` prints a result
+for `agentcoord report`. Weeks are ISO weeks (Monday to Monday), days are UTC days, and every
+interval is [start, end).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,7 +22,7 @@ import psycopg
 
 from agentcoord.errors import InvalidInputError
 from agentcoord.money import MICRO_USD_PER_USD, format_usd
-from agentcoord.store.usage import read_usage_frame
+from agentcoord.store.usage_frames import read_task_capabilities, read_usage_frame
 from agentcoord.usage import SpendDimension
 
 PERIOD_FORMS = (
@@ -32,7 +35,16 @@ PERIOD_FORMS = (
     "YYYY-MM-DD..YYYY-MM-DD (end date exclusive)",
 )
 DIMENSIONS = tuple(d.value for d in SpendDimension)
-METRIC_COLUMNS = ("cost_usd", "cost_micro_usd", "input_tokens", "output_tokens", "attempts")
+METRIC_COLUMNS = (
+    "cost_usd",
+    "cost_micro_usd",
+    "input_tokens",
+    "output_tokens",
+    "attempts",
+    "computed_cost_micro_usd",
+    "reported_cost_micro_usd",
+    "discrepancy_micro_usd",
+)
 
 _LAST_DAYS = re.compile(r"last-(\d{1,5})d")
 _DATE_RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})")
@@ -94,6 +106,53 @@ def parse_dimensions(text: str) -> tuple[str, ...]:
     return names
 
 
+def usage_lazy(
+    conn: psycopg.Connection[Any], period: Period, *, with_capability: bool = True
+) -> pl.LazyFrame:
+    """The usage events of `period` as a lazy frame with a column per dimension in DIMENSIONS.
+
+    Adds `capability` (the task's sorted capabilities joined with "+", "" outside any task),
+    `day` (YYYY-MM-DD) and `week` (YYYY-Www, ISO) to the USAGE_FRAME_SCHEMA columns.
+    """
+    events = read_usage_frame(conn, start=period.start, end=period.end).lazy()
+    if with_capability:
+        tasks = read_task_capabilities(conn).lazy()
+        events = events.join(tasks, on=["mission", "task"], how="left").with_columns(
+            pl.col("capability").fill_null("")
+        )
+    else:
+        events = events.with_columns(capability=pl.lit(""))
+    return events.with_columns(
+        day=pl.col("ended_at").dt.strftime("%Y-%m-%d"),
+        week=pl.col("ended_at").dt.strftime("%G-W%V"),
+    )
+
+
+def aggregate_spend(events: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
+    """Spend per group of `by` over a `usage_lazy` frame: the `by` columns, then METRIC_COLUMNS.
+
+    `discrepancy_micro_usd` is what agents reported minus what the price table computes, over
+    the events that reported a cost. Most expensive first.
+    """
+    keys = list(by)
+    reported = pl.col("reported_cost_micro_usd")
+    return (
+        events.group_by(keys)
+        .agg(
+            pl.col("cost_micro_usd").sum(),
+            pl.col("input_tokens").sum(),
+            pl.col("output_tokens").sum(),
+            pl.len().cast(pl.Int64).alias("attempts"),
+            pl.col("computed_cost_micro_usd").sum(),
+            reported.sum(),
+            (reported - pl.col("computed_cost_micro_usd")).sum().alias("discrepancy_micro_usd"),
+        )
+        .with_columns(cost_usd=pl.col("cost_micro_usd").cast(pl.Decimal(38, 6)) / MICRO_USD_PER_USD)
+        .sort(["cost_micro_usd", *keys], descending=[True, *(False for _ in keys)])
+        .select(*keys, *METRIC_COLUMNS)
+    )
+
+
 def spend_frame(
     source: str | psycopg.Connection[Any],
     period: Period,
@@ -108,23 +167,91 @@ def spend_frame(
     """
     keys = tuple(by)
     _check_dimensions(keys)
-    if isinstance(source, str):
-        with psycopg.connect(source) as conn:
-            events = read_usage_frame(conn, start=period.start, end=period.end)
-    else:
-        events = read_usage_frame(source, start=period.start, end=period.end)
-    return (
-        events.group_by(keys)
-        .agg(
-            pl.col("cost_micro_usd").sum(),
-            pl.col("input_tokens").sum(),
-            pl.col("output_tokens").sum(),
-            pl.len().cast(pl.Int64).alias("attempts"),
+    with _connection(source) as conn:
+        events = usage_lazy(conn, period, with_capability="capability" in keys)
+        return aggregate_spend(events, keys).collect()
+
+
+def week_over_week(
+    source: str | psycopg.Connection[Any], *, now: datetime, by: Sequence[str] = ("agent",)
+) -> pl.DataFrame:
+    """Spend this ISO week so far against all of last week, per group of `by`.
+
+    Columns: the `by` columns, `last_week_micro_usd`, `this_week_micro_usd`, `change_micro_usd`
+    and `change_pct` (None when last week spent nothing). Largest change first.
+    """
+    keys = list(by)
+    _check_dimensions(keys)
+    this_week, last_week = parse_period("this-week", now=now), parse_period("last-week", now=now)
+    both = Period(last_week.start, this_week.end, "last and this week")
+    with _connection(source) as conn:
+        events = usage_lazy(conn, both, with_capability="capability" in keys)
+        is_this_week = pl.col("ended_at") >= this_week.start
+        frame = (
+            events.group_by(keys)
+            .agg(
+                pl.col("cost_micro_usd").filter(~is_this_week).sum().alias("last_week_micro_usd"),
+                pl.col("cost_micro_usd").filter(is_this_week).sum().alias("this_week_micro_usd"),
+            )
+            .with_columns(
+                change_micro_usd=pl.col("this_week_micro_usd") - pl.col("last_week_micro_usd")
+            )
+            .with_columns(
+                change_pct=pl.when(pl.col("last_week_micro_usd") > 0).then(
+                    100 * pl.col("change_micro_usd") / pl.col("last_week_micro_usd")
+                )
+            )
+            .sort(["change_micro_usd", *keys], descending=[True, *(False for _ in keys)])
         )
-        .with_columns(cost_usd=pl.col("cost_micro_usd").cast(pl.Decimal(38, 6)) / MICRO_USD_PER_USD)
-        .sort(["cost_micro_usd", *keys], descending=[True, *(False for _ in keys)])
-        .select(*keys, *METRIC_COLUMNS)
-    )
+        return frame.collect()
+
+
+def forecast_micro_usd(spent_micro_usd: int, period: Period, *, now: datetime) -> int:
+    """Spend at the end of `period` if the rate so far holds (linear; exact integer arithmetic).
+
+    Before the period starts the forecast is 0; after it ends, what was spent.
+    """
+    if period.start is None or period.end is None:
+        raise InvalidInputError("a forecast needs a bounded period", field="period")
+    if now <= period.start:
+        return 0
+    if now >= period.end:
+        return spent_micro_usd
+    elapsed = (now - period.start) // timedelta(microseconds=1)
+    total = (period.end - period.start) // timedelta(microseconds=1)
+    return (spent_micro_usd * total + elapsed // 2) // elapsed
+
+
+DISPLAY_METRICS = 6
+"""How many metric columns `display_rows` shows after the group columns."""
+
+
+def display_rows(df: pl.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and text rows of a `spend_frame` result for people, ending with a TOTAL row.
+
+    Group columns, then DISPLAY_METRICS columns: cost, computed and discrepancy in dollars
+    (4 decimals), input and output tokens, attempts.
+    """
+    keys = [c for c in df.columns if c not in METRIC_COLUMNS]
+    header = [*keys, "cost_usd", "computed_usd", "discrepancy_usd", "input_tokens",
+              "output_tokens", "attempts"]  # fmt: skip
+
+    def cells(cost: int, computed: int, discrepancy: int, tokens_in: int, tokens_out: int,
+              attempts: int) -> list[str]:  # fmt: skip
+        return [format_usd(cost), format_usd(computed), format_usd(discrepancy),
+                f"{tokens_in:,}", f"{tokens_out:,}", f"{attempts:,}"]  # fmt: skip
+
+    body = [
+        [*(str(row[k]) for k in keys),
+         *cells(row["cost_micro_usd"], row["computed_cost_micro_usd"] or 0,
+                row["discrepancy_micro_usd"] or 0, row["input_tokens"], row["output_tokens"],
+                row["attempts"])]
+        for row in df.iter_rows(named=True)
+    ]
+    sums = [int(df[c].sum()) for c in ("cost_micro_usd", "computed_cost_micro_usd",
+            "discrepancy_micro_usd", "input_tokens", "output_tokens", "attempts")]  # fmt: skip
+    total = ["TOTAL", *([""] * (len(keys) - 1)), *cells(*sums)]
+    return header, [*body, total]
 
 
 def render_table(df: pl.DataFrame) -> str:
@@ -132,37 +259,30 @@ def render_table(df: pl.DataFrame) -> str:
 
     Group names are left-aligned, numbers right-aligned, dollars shown with 4 decimals.
     """
-    keys = [c for c in df.columns if c not in METRIC_COLUMNS]
-    header = [*keys, "cost_usd", "input_tokens", "output_tokens", "attempts"]
-    body = [
-        [
-            *(str(row[k]) for k in keys),
-            format_usd(row["cost_micro_usd"]),
-            f"{row['input_tokens']:,}",
-            f"{row['output_tokens']:,}",
-            f"{row['attempts']:,}",
-        ]
-        for row in df.iter_rows(named=True)
-    ]
-    total = [
-        "TOTAL",
-        *([""] * (len(keys) - 1)),
-        format_usd(int(df["cost_micro_usd"].sum())),
-        f"{int(df['input_tokens'].sum()):,}",
-        f"{int(df['output_tokens'].sum()):,}",
-        f"{int(df['attempts'].sum()):,}",
-    ]
-    widths = [max(len(line[i]) for line in (header, *body, total)) for i in range(len(header))]
+    header, rows = display_rows(df)
+    keys = len(header) - DISPLAY_METRICS
+    widths = [max(len(line[i]) for line in (header, *rows)) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         aligned = (
-            cell.ljust(width) if i < len(keys) else cell.rjust(width)
+            cell.ljust(width) if i < keys else cell.rjust(width)
             for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         )
         return "  ".join(aligned).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in body), rule, line(total)])
+    return "\n".join(
+        [line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+    )
+
+
+@contextmanager
+def _connection(source: str | psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    if isinstance(source, str):
+        with psycopg.connect(source) as conn:
+            yield conn
+    else:
+        yield source
 
 
 def _period(key: str, start: datetime, end: datetime) -> Period:

@@ -25,27 +25,53 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentcoord/v1/cost.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x02\n\nUsageEvent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nmission_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x06 \x01(\x03\x12\x15\n\routput_tokens\x18\x07 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x08 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\t \x01(\x03\x12\x16\n\x0e\x63ost_micro_usd\x18\n \x01(\x03\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x12RecordUsageRequest\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.UsageEvent\"\'\n\x13RecordUsageResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\"\xa0\x01\n\x0fGetSpendRequest\x12/\n\x08group_by\x18\x01 \x03(\x0e\x32\x1d.agentcoord.v1.SpendDimension\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x08SpendRow\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x16\n\x0e\x63ost_micro_usd\x18\x02 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x0e\n\x06\x65vents\x18\x05 \x01(\x03\"W\n\x10GetSpendResponse\x12%\n\x04rows\x18\x01 \x03(\x0b\x32\x17.agentcoord.v1.SpendRow\x12\x1c\n\x14total_cost_micro_usd\x18\x02 \x01(\x03*\x9e\x01\n\x0eSpendDimension\x12\x1f\n\x1bSPEND_DIMENSION_UNSPECIFIED\x10\x00\x12\x19\n\x15SPEND_DIMENSION_AGENT\x10\x01\x12\x1b\n\x17SPEND_DIMENSION_MISSION\x10\x02\x12\x18\n\x14SPEND_DIMENSION_TASK\x10\x03\x12\x19\n\x15SPEND_DIMENSION_MODEL\x10\x04\x32\xb0\x01\n\x0b\x43ostService\x12T\n\x0bRecordUsage\x12!.agentcoord.v1.RecordUsageRequest\x1a\".agentcoord.v1.RecordUsageResponse\x12K\n\x08GetSpend\x12\x1e.agentcoord.v1.GetSpendRequest\x1a\x1f.agentcoord.v1.GetSpendResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentcoord/v1/cost.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x02\n\nUsageEvent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\nmission_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12\x14\n\x0cinput_tokens\x18\x06 \x01(\x03\x12\x15\n\routput_tokens\x18\x07 \x01(\x03\x12\x19\n\x11\x63\x61\x63he_read_tokens\x18\x08 \x01(\x03\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\t \x01(\x03\x12\x1b\n\x0e\x63ost_micro_usd\x18\n \x01(\x03H\x00\x88\x01\x01\x12.\n\nstarted_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nattempt_id\x18\r \x01(\t\x12\x0c\n\x04tags\x18\x0e \x03(\tB\x11\n\x0f_cost_micro_usd\">\n\x12RecordUsageRequest\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.UsageEvent\"\'\n\x13RecordUsageResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\"E\n\x18RecordUsageStreamRequest\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.agentcoord.v1.UsageEvent\"?\n\x19RecordUsageStreamResponse\x12\x10\n\x08received\x18\x01 \x01(\x03\x12\x10\n\x08recorded\x18\x02 \x01(\x03\"O\n\x0bSpendFilter\x12\x30\n\tdimension\x18\x01 \x01(\x0e\x32\x1d.agentcoord.v1.SpendDimension\x12\x0e\n\x06values\x18\x02 \x03(\t\"\xcd\x01\n\x0fGetSpendRequest\x12/\n\x08group_by\x18\x01 \x03(\x0e\x32\x1d.agentcoord.v1.SpendDimension\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x66ilters\x18\x04 \x03(\x0b\x32\x1a.agentcoord.v1.SpendFilter\"\xaf\x01\n\x08SpendRow\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x16\n\x0e\x63ost_micro_usd\x18\x02 \x01(\x03\x12\x14\n\x0cinput_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x0e\n\x06\x65vents\x18\x05 \x01(\x03\x12\x1f\n\x17\x63omputed_cost_micro_usd\x18\x06 \x01(\x03\x12\x1f\n\x17reported_cost_micro_usd\x18\x07 \x01(\x03\"W\n\x10GetSpendResponse\x12%\n\x04rows\x18\x01 \x03(\x0b\x32\x17.agentcoord.v1.SpendRow\x12\x1c\n\x14total_cost_micro_usd\x18\x02 \x01(\x03\"\xad\x01\n\x06\x42udget\x12)\n\x05scope\x18\x01 \x01(\x0e\x32\x1a.agentcoord.v1.BudgetScope\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.agentcoord.v1.BudgetPeriod\x12\x1c\n\x14soft_limit_micro_usd\x18\x04 \x01(\x03\x12\x1c\n\x14hard_limit_micro_usd\x18\x05 \x01(\x03\"9\n\x10SetBudgetRequest\x12%\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x15.agentcoord.v1.Budget\"\x13\n\x11SetBudgetResponse\"\x14\n\x12ListBudgetsRequest\"\x80\x01\n\x0c\x42udgetStatus\x12%\n\x06\x62udget\x18\x01 \x01(\x0b\x32\x15.agentcoord.v1.Budget\x12\x17\n\x0fspent_micro_usd\x18\x02 \x01(\x03\x12\x30\n\x0cperiod_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x13ListBudgetsResponse\x12,\n\x07\x62udgets\x18\x01 \x03(\x0b\x32\x1b.agentcoord.v1.BudgetStatus\"E\n\x12\x43heckBudgetRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\"e\n\x13\x43heckBudgetResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12-\n\x08\x65xceeded\x18\x02 \x03(\x0b\x32\x1b.agentcoord.v1.BudgetStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t*\xf1\x01\n\x0eSpendDimension\x12\x1f\n\x1bSPEND_DIMENSION_UNSPECIFIED\x10\x00\x12\x19\n\x15SPEND_DIMENSION_AGENT\x10\x01\x12\x1b\n\x17SPEND_DIMENSION_MISSION\x10\x02\x12\x18\n\x14SPEND_DIMENSION_TASK\x10\x03\x12\x19\n\x15SPEND_DIMENSION_MODEL\x10\x04\x12\x1e\n\x1aSPEND_DIMENSION_CAPABILITY\x10\x05\x12\x17\n\x13SPEND_DIMENSION_DAY\x10\x06\x12\x18\n\x14SPEND_DIMENSION_WEEK\x10\x07*\x8c\x01\n\x0b\x42udgetScope\x12\x1c\n\x18\x42UDGET_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x42UDGET_SCOPE_GLOBAL\x10\x01\x12\x18\n\x14\x42UDGET_SCOPE_MISSION\x10\x02\x12\x16\n\x12\x42UDGET_SCOPE_AGENT\x10\x03\x12\x14\n\x10\x42UDGET_SCOPE_TAG\x10\x04*\x8e\x01\n\x0c\x42udgetPeriod\x12\x1d\n\x19\x42UDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42UDGET_PERIOD_DAY\x10\x01\x12\x16\n\x12\x42UDGET_PERIOD_WEEK\x10\x02\x12\x17\n\x13\x42UDGET_PERIOD_MONTH\x10\x03\x12\x17\n\x13\x42UDGET_PERIOD_TOTAL\x10\x04\x32\x96\x04\n\x0b\x43ostService\x12T\n\x0bRecordUsage\x12!.agentcoord.v1.RecordUsageRequest\x1a\".agentcoord.v1.RecordUsageResponse\x12h\n\x11RecordUsageStream\x12\'.agentcoord.v1.RecordUsageStreamRequest\x1a(.agentcoord.v1.RecordUsageStreamResponse(\x01\x12K\n\x08GetSpend\x12\x1e.agentcoord.v1.GetSpendRequest\x1a\x1f.agentcoord.v1.GetSpendResponse\x12N\n\tSetBudget\x12\x1f.agentcoord.v1.SetBudgetRequest\x1a .agentcoord.v1.SetBudgetResponse\x12T\n\x0bListBudgets\x12!.agentcoord.v1.ListBudgetsRequest\x1a\".agentcoord.v1.ListBudgetsResponse\x12T\n\x0b\x43heckBudget\x12!.agentcoord.v1.CheckBudgetRequest\x1a\".agentcoord.v1.CheckBudgetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentcoord.v1.cost_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPENDDIMENSION']._serialized_start=870
-  _globals['_SPENDDIMENSION']._serialized_end=1028
+  _globals['_SPENDDIMENSION']._serialized_start=1909
+  _globals['_SPENDDIMENSION']._serialized_end=2150
+  _globals['_BUDGETSCOPE']._serialized_start=2153
+  _globals['_BUDGETSCOPE']._serialized_end=2293
+  _globals['_BUDGETPERIOD']._serialized_start=2296
+  _globals['_BUDGETPERIOD']._serialized_end=2438
   _globals['_USAGEEVENT']._serialized_start=77
-  _globals['_USAGEEVENT']._serialized_end=399
-  _globals['_RECORDUSAGEREQUEST']._serialized_start=401
-  _globals['_RECORDUSAGEREQUEST']._serialized_end=463
-  _globals['_RECORDUSAGERESPONSE']._serialized_start=465
-  _globals['_RECORDUSAGERESPONSE']._serialized_end=504
-  _globals['_GETSPENDREQUEST']._serialized_start=507
-  _globals['_GETSPENDREQUEST']._serialized_end=667
-  _globals['_SPENDROW']._serialized_start=669
-  _globals['_SPENDROW']._serialized_end=778
-  _globals['_GETSPENDRESPONSE']._serialized_start=780
-  _globals['_GETSPENDRESPONSE']._serialized_end=867
-  _globals['_COSTSERVICE']._serialized_start=1031
-  _globals['_COSTSERVICE']._serialized_end=1207
+  _globals['_USAGEEVENT']._serialized_end=457
+  _globals['_RECORDUSAGEREQUEST']._serialized_start=459
+  _globals['_RECORDUSAGEREQUEST']._serialized_end=521
+  _globals['_RECORDUSAGERESPONSE']._serialized_start=523
+  _globals['_RECORDUSAGERESPONSE']._serialized_end=562
+  _globals['_RECORDUSAGESTREAMREQUEST']._serialized_start=564
+  _globals['_RECORDUSAGESTREAMREQUEST']._serialized_end=633
+  _globals['_RECORDUSAGESTREAMRESPONSE']._serialized_start=635
+  _globals['_RECORDUSAGESTREAMRESPONSE']._serialized_end=698
+  _globals['_SPENDFILTER']._serialized_start=700
+  _globals['_SPENDFILTER']._serialized_end=779
+  _globals['_GETSPENDREQUEST']._serialized_start=782
+  _globals['_GETSPENDREQUEST']._serialized_end=987
+  _globals['_SPENDROW']._serialized_start=990
+  _globals['_SPENDROW']._serialized_end=1165
+  _globals['_GETSPENDRESPONSE']._serialized_start=1167
+  _globals['_GETSPENDRESPONSE']._serialized_end=1254
+  _globals['_BUDGET']._serialized_start=1257
+  _globals['_BUDGET']._serialized_end=1430
+  _globals['_SETBUDGETREQUEST']._serialized_start=1432
+  _globals['_SETBUDGETREQUEST']._serialized_end=1489
+  _globals['_SETBUDGETRESPONSE']._serialized_start=1491
+  _globals['_SETBUDGETRESPONSE']._serialized_end=1510
+  _globals['_LISTBUDGETSREQUEST']._serialized_start=1512
+  _globals['_LISTBUDGETSREQUEST']._serialized_end=1532
+  _globals['_BUDGETSTATUS']._serialized_start=1535
+  _globals['_BUDGETSTATUS']._serialized_end=1663
+  _globals['_LISTBUDGETSRESPONSE']._serialized_start=1665
+  _globals['_LISTBUDGETSRESPONSE']._serialized_end=1732
+  _globals['_CHECKBUDGETREQUEST']._serialized_start=1734
+  _globals['_CHECKBUDGETREQUEST']._serialized_end=1803
+  _globals['_CHECKBUDGETRESPONSE']._serialized_start=1805
+  _globals['_CHECKBUDGETRESPONSE']._serialized_end=1906
+  _globals['_COSTSERVICE']._serialized_start=2441
+  _globals['_COSTSERVICE']._serialized_end=2975
 # @@protoc_insertion_point(module_scope)

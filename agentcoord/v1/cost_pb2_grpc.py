@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class CostServiceStub:
-    """CostService accounts for every token and dollar agents spend.
+    """CostService accounts for every token and dollar agents spend, and keeps their budgets.
     """
 
     def __init__(self, channel):
@@ -40,15 +40,35 @@ class CostServiceStub:
                 request_serializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageResponse.FromString,
                 _registered_method=True)
+        self.RecordUsageStream = channel.stream_unary(
+                '/agentcoord.v1.CostService/RecordUsageStream',
+                request_serializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamResponse.FromString,
+                _registered_method=True)
         self.GetSpend = channel.unary_unary(
                 '/agentcoord.v1.CostService/GetSpend',
                 request_serializer=agentcoord_dot_v1_dot_cost__pb2.GetSpendRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_cost__pb2.GetSpendResponse.FromString,
                 _registered_method=True)
+        self.SetBudget = channel.unary_unary(
+                '/agentcoord.v1.CostService/SetBudget',
+                request_serializer=agentcoord_dot_v1_dot_cost__pb2.SetBudgetRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_cost__pb2.SetBudgetResponse.FromString,
+                _registered_method=True)
+        self.ListBudgets = channel.unary_unary(
+                '/agentcoord.v1.CostService/ListBudgets',
+                request_serializer=agentcoord_dot_v1_dot_cost__pb2.ListBudgetsRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_cost__pb2.ListBudgetsResponse.FromString,
+                _registered_method=True)
+        self.CheckBudget = channel.unary_unary(
+                '/agentcoord.v1.CostService/CheckBudget',
+                request_serializer=agentcoord_dot_v1_dot_cost__pb2.CheckBudgetRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_cost__pb2.CheckBudgetResponse.FromString,
+                _registered_method=True)
 
 
 class CostServiceServicer:
-    """CostService accounts for every token and dollar agents spend.
+    """CostService accounts for every token and dollar agents spend, and keeps their budgets.
     """
 
     def RecordUsage(self, request, context):
@@ -58,8 +78,37 @@ class CostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordUsageStream(self, request_iterator, context):
+        """RecordUsageStream stores a client stream of usage events in one transaction, written in
+        batches: every event is stored (replayed keys excepted) or, if any is invalid, none is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetSpend(self, request, context):
         """GetSpend sums spend grouped by the requested dimensions over a period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBudget(self, request, context):
+        """SetBudget creates or replaces the budget of one scope, subject and calendar period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBudgets(self, request, context):
+        """ListBudgets returns every budget with its spend in the current period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckBudget(self, request, context):
+        """CheckBudget answers whether a new attempt may start under the hard budgets that apply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -73,10 +122,30 @@ def add_CostServiceServicer_to_server(servicer, server):
                     request_deserializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageResponse.SerializeToString,
             ),
+            'RecordUsageStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.RecordUsageStream,
+                    request_deserializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamResponse.SerializeToString,
+            ),
             'GetSpend': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSpend,
                     request_deserializer=agentcoord_dot_v1_dot_cost__pb2.GetSpendRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_cost__pb2.GetSpendResponse.SerializeToString,
+            ),
+            'SetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBudget,
+                    request_deserializer=agentcoord_dot_v1_dot_cost__pb2.SetBudgetRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_cost__pb2.SetBudgetResponse.SerializeToString,
+            ),
+            'ListBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgets,
+                    request_deserializer=agentcoord_dot_v1_dot_cost__pb2.ListBudgetsRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_cost__pb2.ListBudgetsResponse.SerializeToString,
+            ),
+            'CheckBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckBudget,
+                    request_deserializer=agentcoord_dot_v1_dot_cost__pb2.CheckBudgetRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_cost__pb2.CheckBudgetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,7 +156,7 @@ def add_CostServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CostService:
-    """CostService accounts for every token and dollar agents spend.
+    """CostService accounts for every token and dollar agents spend, and keeps their budgets.
     """
 
     @staticmethod
@@ -118,6 +187,33 @@ class CostService:
             _registered_method=True)
 
     @staticmethod
+    def RecordUsageStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/agentcoord.v1.CostService/RecordUsageStream',
+            agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamRequest.SerializeToString,
+            agentcoord_dot_v1_dot_cost__pb2.RecordUsageStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetSpend(request,
             target,
             options=(),
@@ -134,6 +230,87 @@ class CostService:
             '/agentcoord.v1.CostService/GetSpend',
             agentcoord_dot_v1_dot_cost__pb2.GetSpendRequest.SerializeToString,
             agentcoord_dot_v1_dot_cost__pb2.GetSpendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.CostService/SetBudget',
+            agentcoord_dot_v1_dot_cost__pb2.SetBudgetRequest.SerializeToString,
+            agentcoord_dot_v1_dot_cost__pb2.SetBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.CostService/ListBudgets',
+            agentcoord_dot_v1_dot_cost__pb2.ListBudgetsRequest.SerializeToString,
+            agentcoord_dot_v1_dot_cost__pb2.ListBudgetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.CostService/CheckBudget',
+            agentcoord_dot_v1_dot_cost__pb2.CheckBudgetRequest.SerializeToString,
+            agentcoord_dot_v1_dot_cost__pb2.CheckBudgetResponse.FromString,
             options,
             channel_credentials,
             insecure,

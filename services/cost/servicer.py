@@ -1,11 +1,12 @@
 """CostService over gRPC: translates protobuf to and from the cost ledger's domain types.
 
-Unset timestamps and unspecified dimensions are rejected here, because only the wire format can
-express them; everything else is validated by the ledger.
+Unset timestamps and unspecified enum values are rejected here, because only the wire format
+can express them; everything else is validated by the ledger and the budget keeper.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -13,8 +14,11 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from agentcoord.errors import InvalidInputError
+from agentcoord.budgets import Budget, BudgetPeriod, BudgetScope, BudgetStatus
+from agentcoord.errors import AgentCoordError, InvalidInputError
+from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
+from agentcoord.services.errors import status_for
 from agentcoord.usage import SpendDimension, UsageRecord
 from agentcoord.v1 import cost_pb2, cost_pb2_grpc
 
@@ -24,6 +28,25 @@ _DIMENSIONS = MappingProxyType(
         cost_pb2.SPEND_DIMENSION_MISSION: SpendDimension.MISSION,
         cost_pb2.SPEND_DIMENSION_TASK: SpendDimension.TASK,
         cost_pb2.SPEND_DIMENSION_MODEL: SpendDimension.MODEL,
+        cost_pb2.SPEND_DIMENSION_CAPABILITY: SpendDimension.CAPABILITY,
+        cost_pb2.SPEND_DIMENSION_DAY: SpendDimension.DAY,
+        cost_pb2.SPEND_DIMENSION_WEEK: SpendDimension.WEEK,
+    }
+)
+_SCOPES = MappingProxyType(
+    {
+        cost_pb2.BUDGET_SCOPE_GLOBAL: BudgetScope.GLOBAL,
+        cost_pb2.BUDGET_SCOPE_MISSION: BudgetScope.MISSION,
+        cost_pb2.BUDGET_SCOPE_AGENT: BudgetScope.AGENT,
+        cost_pb2.BUDGET_SCOPE_TAG: BudgetScope.TAG,
+    }
+)
+_PERIODS = MappingProxyType(
+    {
+        cost_pb2.BUDGET_PERIOD_DAY: BudgetPeriod.DAY,
+        cost_pb2.BUDGET_PERIOD_WEEK: BudgetPeriod.WEEK,
+        cost_pb2.BUDGET_PERIOD_MONTH: BudgetPeriod.MONTH,
+        cost_pb2.BUDGET_PERIOD_TOTAL: BudgetPeriod.TOTAL,
     }
 )
 
@@ -31,29 +54,44 @@ _DIMENSIONS = MappingProxyType(
 class CostServicer(cost_pb2_grpc.CostServiceServicer):
     """The grpc.aio servicer of agentcoord.v1.CostService."""
 
-    def __init__(self, ledger: CostLedger) -> None:
+    def __init__(self, ledger: CostLedger, budgets: BudgetKeeper) -> None:
         self._ledger = ledger
+        self._budgets = budgets
 
     async def RecordUsage(
         self, request: cost_pb2.RecordUsageRequest, context: grpc.aio.ServicerContext
     ) -> cost_pb2.RecordUsageResponse:
         if not request.HasField("event"):
             raise InvalidInputError("is required", field="event")
-        recorded = await self._ledger.record(_usage_record(request.event))
+        recorded = await self._ledger.record(usage_record(request.event))
         return cost_pb2.RecordUsageResponse(recorded=recorded)
+
+    async def RecordUsageStream(
+        self,
+        request_iterator: AsyncIterable[cost_pb2.RecordUsageStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> cost_pb2.RecordUsageStreamResponse:
+        # The shared error interceptor wraps unary handlers only, so this one maps its own.
+        try:
+            result = await self._ledger.record_stream(_batches(request_iterator))
+        except AgentCoordError as exc:
+            await context.abort(status_for(exc), str(exc))
+        return cost_pb2.RecordUsageStreamResponse(
+            received=result.received, recorded=result.recorded
+        )
 
     async def GetSpend(
         self, request: cost_pb2.GetSpendRequest, context: grpc.aio.ServicerContext
     ) -> cost_pb2.GetSpendResponse:
-        group_by = []
-        for value in request.group_by:
-            if value not in _DIMENSIONS:
-                raise InvalidInputError(f"unsupported dimension {value}", field="group_by")
-            group_by.append(_DIMENSIONS[value])
+        group_by = [_dimension(value, "group_by") for value in request.group_by]
+        filters = {
+            _dimension(f.dimension, "filters"): tuple(f.values) for f in request.filters
+        }
         spend = await self._ledger.spend(
             group_by=group_by,
             start=_optional_time(request, "start_time"),
             end=_optional_time(request, "end_time"),
+            filters=filters,
         )
         return cost_pb2.GetSpendResponse(
             rows=[
@@ -63,14 +101,54 @@ class CostServicer(cost_pb2_grpc.CostServiceServicer):
                     input_tokens=row.input_tokens,
                     output_tokens=row.output_tokens,
                     events=row.events,
+                    computed_cost_micro_usd=row.computed_cost_micro_usd,
+                    reported_cost_micro_usd=row.reported_cost_micro_usd,
                 )
                 for row in spend.rows
             ],
             total_cost_micro_usd=spend.total_cost_micro_usd,
         )
 
+    async def SetBudget(
+        self, request: cost_pb2.SetBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> cost_pb2.SetBudgetResponse:
+        budget = request.budget
+        if budget.scope not in _SCOPES:
+            raise InvalidInputError("choose a budget scope", field="budget.scope")
+        if budget.period not in _PERIODS:
+            raise InvalidInputError("choose a budget period", field="budget.period")
+        await self._budgets.set_budget(
+            Budget(
+                scope=_SCOPES[budget.scope],
+                subject=budget.subject,
+                period=_PERIODS[budget.period],
+                soft_limit_micro_usd=budget.soft_limit_micro_usd or None,
+                hard_limit_micro_usd=budget.hard_limit_micro_usd or None,
+            )
+        )
+        return cost_pb2.SetBudgetResponse()
 
-def _usage_record(event: cost_pb2.UsageEvent) -> UsageRecord:
+    async def ListBudgets(
+        self, request: cost_pb2.ListBudgetsRequest, context: grpc.aio.ServicerContext
+    ) -> cost_pb2.ListBudgetsResponse:
+        statuses = await self._budgets.budgets()
+        return cost_pb2.ListBudgetsResponse(budgets=[_status(s) for s in statuses])
+
+    async def CheckBudget(
+        self, request: cost_pb2.CheckBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> cost_pb2.CheckBudgetResponse:
+        decision = await self._budgets.budget_check(
+            mission_id=request.mission_id, agent=request.agent, tags=tuple(request.tags)
+        )
+        return cost_pb2.CheckBudgetResponse(
+            allowed=decision.allowed,
+            exceeded=[_status(s) for s in decision.exceeded],
+            reason=decision.reason,
+        )
+
+
+def usage_record(event: cost_pb2.UsageEvent) -> UsageRecord:
+    """The domain record of a protobuf usage event (unset times raise InvalidInputError)."""
     return UsageRecord(
         idempotency_key=event.idempotency_key,
         mission_id=event.mission_id,
@@ -81,10 +159,52 @@ def _usage_record(event: cost_pb2.UsageEvent) -> UsageRecord:
         output_tokens=event.output_tokens,
         cache_read_tokens=event.cache_read_tokens,
         cache_write_tokens=event.cache_write_tokens,
-        cost_micro_usd=event.cost_micro_usd,
+        reported_cost_micro_usd=event.cost_micro_usd if event.HasField("cost_micro_usd") else None,
         started_at=_required_time(event, "started_at"),
         ended_at=_required_time(event, "ended_at"),
+        attempt_id=event.attempt_id,
+        tags=tuple(event.tags),
     )
+
+
+async def _batches(
+    requests: AsyncIterable[cost_pb2.RecordUsageStreamRequest],
+) -> AsyncIterator[list[UsageRecord]]:
+    position = 0
+    async for request in requests:
+        batch = []
+        for event in request.events:
+            try:
+                batch.append(usage_record(event))
+            except InvalidInputError as exc:
+                raise InvalidInputError(exc.problem, field=f"events[{position}].{exc.field}") from None
+            position += 1
+        yield batch
+
+
+def _status(status: BudgetStatus) -> cost_pb2.BudgetStatus:
+    budget = status.budget
+    scope = next(k for k, v in _SCOPES.items() if v is budget.scope)
+    period = next(k for k, v in _PERIODS.items() if v is budget.period)
+    message = cost_pb2.BudgetStatus(
+        budget=cost_pb2.Budget(
+            scope=scope,
+            subject=budget.subject,
+            period=period,
+            soft_limit_micro_usd=budget.soft_limit_micro_usd or 0,
+            hard_limit_micro_usd=budget.hard_limit_micro_usd or 0,
+        ),
+        spent_micro_usd=status.spent_micro_usd,
+    )
+    if status.period_start is not None:
+        message.period_start.FromDatetime(status.period_start)
+    return message
+
+
+def _dimension(value: cost_pb2.SpendDimension, field: str) -> SpendDimension:
+    if value not in _DIMENSIONS:
+        raise InvalidInputError(f"unsupported dimension {value}", field=field)
+    return _DIMENSIONS[value]
 
 
 def _required_time(message: Message, name: str) -> datetime:

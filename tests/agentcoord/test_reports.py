@@ -149,12 +149,14 @@ def test_render_table_aligns_columns_and_totals(usage_url: str) -> None:
         "agent",
         "mission",
         "cost_usd",
+        "computed_usd",
+        "discrepancy_usd",
         "input_tokens",
         "output_tokens",
         "attempts",
     ]
-    assert lines[2].split() == ["sim-fast", "m-1", "$1.2438", "3,000", "300", "2"]
-    assert lines[-1].split() == ["TOTAL", "$1.7438", "10,000", "1,000", "4"]
+    assert lines[2].split() == ["sim-fast", "m-1", "$1.2438", "$0.0000", "$0.0000", "3,000", "300", "2"]
+    assert lines[-1].split() == ["TOTAL", "$1.7438", "$0.0000", "$0.0000", "10,000", "1,000", "4"]
     assert set(lines[1]) == {"-", " "} and lines[-2] == lines[1]
     # Numbers are right-aligned: every row ends its cost column at the same offset.
     cost_ends = {
@@ -168,4 +170,4 @@ def test_an_empty_period_renders_a_zero_total(usage_url: str) -> None:
 
     assert frame.height == 0
     assert frame.schema["cost_usd"] == pl.Decimal(38, 6)
-    assert render_table(frame).splitlines()[-1].split() == ["TOTAL", "$0.0000", "0", "0", "0"]
+    assert render_table(frame).splitlines()[-1].split() == ["TOTAL", "$0.0000", "$0.0000", "$0.0000", "0", "0", "0"]

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentcoord.errors import InvalidInputError
+from agentcoord.prices import bundled_price_table
 from agentcoord.services.cost.ledger import CostLedger
 from agentcoord.store import Database
 from agentcoord.store.events import read_events_after
@@ -32,7 +33,7 @@ def usage(key: str = "k-1", **changes) -> UsageRecord:
         output_tokens=1_500,
         started_at=NOW - timedelta(minutes=3),
         ended_at=NOW - timedelta(minutes=1),
-        cost_micro_usd=12_345,
+        reported_cost_micro_usd=12_345,
     )
     return dataclasses.replace(record, **changes)
 
@@ -53,7 +54,7 @@ def fresh_db(make_db, fresh_database_url) -> Database:
 
 @pytest.fixture
 def ledger(fresh_db, base_config) -> CostLedger:
-    return CostLedger(fresh_db, base_config.agents, clock=lambda: NOW)
+    return CostLedger(fresh_db, base_config.agents, bundled_price_table(), clock=lambda: NOW)
 
 
 def test_a_new_event_is_stored_with_its_bus_event(
@@ -72,7 +73,7 @@ def test_a_new_event_is_stored_with_its_bus_event(
         "m-1",
         "t-1",
     )
-    assert event.payload == usage().to_json()
+    assert event.payload == ledger.complete(usage()).to_json()
     assert _counts(fresh_database_url) == (1, 1)
 
 
@@ -104,7 +105,7 @@ def test_concurrent_replays_of_one_key_record_it_once(runner, ledger, fresh_data
 
 
 def test_missing_model_and_cost_come_from_the_registry(runner, ledger, fresh_database_url) -> None:
-    assert runner.run(ledger.record(usage(model="", cost_micro_usd=0))) is True
+    assert runner.run(ledger.record(usage(model="", reported_cost_micro_usd=None))) is True
 
     with psycopg.connect(fresh_database_url) as conn:
         model, cost = conn.execute("SELECT model, cost_micro_usd FROM usage_events").fetchone()
@@ -122,7 +123,7 @@ def test_missing_model_and_cost_come_from_the_registry(runner, ledger, fresh_dat
         ({"input_tokens": -1}, "input_tokens"),
         ({"output_tokens": -1}, "output_tokens"),
         ({"cache_read_tokens": -1}, "cache_read_tokens"),
-        ({"cost_micro_usd": -1}, "cost_micro_usd"),
+        ({"reported_cost_micro_usd": -1}, "cost_micro_usd"),
         ({"started_at": NOW, "ended_at": NOW - timedelta(seconds=1)}, "ended_at"),
         ({"ended_at": NOW + timedelta(minutes=5, seconds=1)}, "ended_at"),
         ({"started_at": datetime(2026, 11, 5, 14, 0)}, "started_at"),
@@ -172,14 +173,18 @@ usage_events = st.lists(
         mission_id=st.sampled_from(["m-1", "m-2", "m-3"]),
         task_id=st.sampled_from(["t-1", "t-2"]),
         agent=st.sampled_from(["sim-fast", "sim-balanced", "sim-deep"]),
-        model=st.sampled_from(["", "other-model"]),
+        model=st.sampled_from(["", "sim-large"]),
         input_tokens=st.integers(0, 10**7),
         output_tokens=st.integers(0, 10**6),
-        cost_micro_usd=st.integers(0, 10**9),
+        reported_cost_micro_usd=st.none() | st.integers(0, 10**9),
     ),
     max_size=12,
 )
-dimensions = st.lists(st.sampled_from(list(SpendDimension)), unique=True, max_size=4)
+dimensions = st.lists(
+    st.sampled_from([SpendDimension.AGENT, SpendDimension.MISSION, SpendDimension.TASK, SpendDimension.MODEL]),
+    unique=True,
+    max_size=4,
+)
 
 
 @settings(

@@ -1,0 +1,117 @@
+"""Queries for budgets: upserts, spend per budget in its current period, and one-time alerts.
+
+Period arithmetic and "does this budget cover that usage" live in SQL functions of migration
+0005 (budget_period_start, budget_applies, budget_spent_micro_usd), so checks and alerts agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from agentcoord.budgets import AlertLevel, Budget, BudgetPeriod, BudgetScope, BudgetStatus
+from agentcoord.store.database import Connection
+
+_STATUS_COLUMNS = (
+    "b.scope, b.subject, b.period, b.soft_limit_micro_usd, b.hard_limit_micro_usd,"
+    " budget_spent_micro_usd(b, {at}) AS spent_micro_usd,"
+    " nullif(budget_period_start(b.period, {at}), '-infinity') AS period_start"
+)
+_APPLYING_AT_NOW = (
+    "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
+    " WHERE budget_applies(b, %(mission_id)s, %(agent)s, %(tags)s)"
+    " ORDER BY b.scope, b.subject, b.period"
+)
+_ALL_AT_NOW = (
+    "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
+    " ORDER BY b.scope, b.subject, b.period"
+)
+# Budgets covering staged usage are locked (in one order) before their spend is read, so two
+# writers crossing a limit together serialise and the second sees the first's usage.
+_LOCK_TOUCHED = (
+    "SELECT 1 FROM budgets AS b WHERE EXISTS (SELECT 1 FROM usage_staging AS s"
+    " WHERE budget_applies(b, s.mission_id, s.agent, s.tags))"
+    " ORDER BY b.scope, b.subject, b.period FOR UPDATE"
+)
+_TOUCHED = (
+    "SELECT " + _STATUS_COLUMNS.format(at="touched.at") + " FROM budgets AS b"
+    " CROSS JOIN LATERAL (SELECT DISTINCT budget_period_start(b.period, s.ended_at) AS at"
+    " FROM usage_staging AS s WHERE budget_applies(b, s.mission_id, s.agent, s.tags)) AS touched"
+    " ORDER BY b.scope, b.subject, b.period, touched.at"
+)
+
+
+def _status(row: dict[str, Any]) -> BudgetStatus:
+    budget = Budget(
+        scope=BudgetScope(row["scope"]),
+        subject=row["subject"],
+        period=BudgetPeriod(row["period"]),
+        soft_limit_micro_usd=row["soft_limit_micro_usd"],
+        hard_limit_micro_usd=row["hard_limit_micro_usd"],
+    )
+    return BudgetStatus(budget, int(row["spent_micro_usd"]), row["period_start"])
+
+
+async def upsert_budget(conn: Connection, budget: Budget) -> None:
+    """Create the budget of (scope, subject, period) or replace its limits."""
+    await conn.execute(
+        "INSERT INTO budgets (scope, subject, period, soft_limit_micro_usd, hard_limit_micro_usd)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (scope, subject, period) DO UPDATE SET"
+        " soft_limit_micro_usd = excluded.soft_limit_micro_usd,"
+        " hard_limit_micro_usd = excluded.hard_limit_micro_usd, updated_at = now()",
+        (
+            budget.scope.value,
+            budget.subject,
+            budget.period.value,
+            budget.soft_limit_micro_usd,
+            budget.hard_limit_micro_usd,
+        ),
+    )
+
+
+async def budget_statuses(
+    conn: Connection,
+    *,
+    at: datetime,
+    mission_id: str | None = None,
+    agent: str = "",
+    tags: Sequence[str] = (),
+) -> list[BudgetStatus]:
+    """Budgets with their spend in the period containing `at`.
+
+    With `mission_id` (not None), only budgets covering usage of that mission, agent and tags.
+    """
+    if mission_id is None:
+        cur = await conn.execute(_ALL_AT_NOW, {"at": at})
+    else:
+        params = {"at": at, "mission_id": mission_id, "agent": agent, "tags": list(tags)}
+        cur = await conn.execute(_APPLYING_AT_NOW, params)
+    return [_status(row) for row in await cur.fetchall()]
+
+
+async def touched_budget_statuses(conn: Connection) -> list[BudgetStatus]:
+    """Lock the budgets covering staged usage; their spend in each period that usage falls in."""
+    await conn.execute(_LOCK_TOUCHED)
+    cur = await conn.execute(_TOUCHED)
+    return [_status(row) for row in await cur.fetchall()]
+
+
+async def insert_alert(conn: Connection, status: BudgetStatus, level: AlertLevel) -> bool:
+    """Record that `status` crossed its `level` limit; False if this period already alerted."""
+    cur = await conn.execute(
+        "INSERT INTO budget_alerts (scope, subject, period, period_start, level,"
+        " limit_micro_usd, spent_micro_usd)"
+        " VALUES (%s, %s, %s, coalesce(%s::timestamptz, '-infinity'), %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING level",
+        (
+            status.budget.scope.value,
+            status.budget.subject,
+            status.budget.period.value,
+            status.period_start,
+            level.value,
+            status.budget.limit_micro_usd(level),
+            status.spent_micro_usd,
+        ),
+    )
+    return await cur.fetchone() is not None

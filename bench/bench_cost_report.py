@@ -1,0 +1,156 @@
+"""Weekly spend report: our Polars path vs pandas vs SQL GROUP BY in PostgreSQL, one run.
+
+    python bench/bench_cost_report.py                       # 1M events (about a minute)
+    python bench/bench_cost_report.py --events 10000000     # the issue's size
+
+Uses DATABASE_URL, else an embedded PostgreSQL in a temp dir; fills usage_events with
+generate_series (every event inside the reported week). Each method runs in its own process
+(so peak RSS is its own) and produces spend by agent and mission for last week:
+  polars  agentcoord.reports.spend_frame: COPY -> Arrow -> Polars lazy group-by
+  pandas  the same Arrow read, then to_pandas() and DataFrame.groupby
+  sql     GROUP BY in PostgreSQL, rows fetched by psycopg
+Prints seconds (read and aggregate separately where they are separate), peak RSS, and ratios.
+Asserts only that all three agree on the total; nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from agentcoord.reports import aggregate_spend, parse_period
+from agentcoord.store import migrate, start_embedded_postgres
+from agentcoord.store.usage_frames import read_usage_arrow
+
+NOW = datetime.now(UTC)
+KEYS = ["agent", "mission"]
+
+
+def fill(url: str, n: int) -> None:
+    week = parse_period("last-week", now=NOW)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE usage_events")
+        conn.execute(
+            "INSERT INTO usage_events (idempotency_key, mission_id, task_id, agent, model,"
+            " input_tokens, output_tokens, cost_micro_usd, computed_cost_micro_usd, started_at, ended_at)"
+            " SELECT 'k-' || i, 'm-' || (i %% 500), 't-' || (i %% 5000),"
+            " (ARRAY['sim-fast','sim-balanced','sim-deep'])[1 + i %% 3], 'sim-small',"
+            " 1000 + i %% 997, 200 + i %% 89, 1000 + i %% 7919, 1000 + i %% 7919,"
+            " %(start)s + (i %% 604000) * interval '1 second', %(start)s + (i %% 604000) * interval '1 second'"
+            " FROM generate_series(1, %(n)s) AS i",
+            {"start": week.start, "n": n},
+        )
+        conn.execute("VACUUM ANALYZE usage_events")
+
+
+def run_polars(url: str) -> dict[str, Any]:
+    import polars as pl
+
+    period = parse_period("last-week", now=NOW)
+    began = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        table = read_usage_arrow(conn, start=period.start, end=period.end)
+    read = time.perf_counter() - began
+    began = time.perf_counter()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    events = frame.lazy().rename({"ended_at_us": "ended_at"})
+    result = aggregate_spend(events, KEYS).collect()
+    aggregate = time.perf_counter() - began
+    return {"read": read, "aggregate": aggregate, "total": int(result["cost_micro_usd"].sum()), "groups": result.height}
+
+
+def run_pandas(url: str) -> dict[str, Any]:
+    period = parse_period("last-week", now=NOW)
+    began = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        table = read_usage_arrow(conn, start=period.start, end=period.end)
+    read = time.perf_counter() - began
+    began = time.perf_counter()
+    df = table.to_pandas()
+    df["discrepancy_micro_usd"] = df["reported_cost_micro_usd"] - df["computed_cost_micro_usd"]
+    result = (
+        df.groupby(KEYS)
+        .agg(cost_micro_usd=("cost_micro_usd", "sum"), input_tokens=("input_tokens", "sum"),
+             output_tokens=("output_tokens", "sum"), attempts=("cost_micro_usd", "size"),
+             computed_cost_micro_usd=("computed_cost_micro_usd", "sum"),
+             reported_cost_micro_usd=("reported_cost_micro_usd", "sum"),
+             discrepancy_micro_usd=("discrepancy_micro_usd", "sum"))
+        .reset_index()
+        .sort_values(["cost_micro_usd", *KEYS], ascending=[False, True, True])
+    )
+    aggregate = time.perf_counter() - began
+    return {"read": read, "aggregate": aggregate, "total": int(result["cost_micro_usd"].sum()), "groups": len(result)}
+
+
+def run_sql(url: str) -> dict[str, Any]:
+    period = parse_period("last-week", now=NOW)
+    began = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT agent, mission_id, sum(cost_micro_usd)::bigint, sum(input_tokens)::bigint,"
+            " sum(output_tokens)::bigint, count(*), sum(computed_cost_micro_usd)::bigint,"
+            " coalesce(sum(reported_cost_micro_usd), 0)::bigint,"
+            " coalesce(sum(reported_cost_micro_usd - computed_cost_micro_usd), 0)::bigint"
+            " FROM usage_events WHERE ended_at >= %s AND ended_at < %s"
+            " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            (period.start, period.end),
+        ).fetchall()
+    return {"read": 0.0, "aggregate": time.perf_counter() - began, "total": sum(r[2] for r in rows), "groups": len(rows)}
+
+
+def _child(name: str, url: str, queue: Any) -> None:
+    result = {"polars": run_polars, "pandas": run_pandas, "sql": run_sql}[name](url)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(result)
+
+
+def measure(name: str, url: str) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_child, args=(name, url, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL")
+    embedded = None
+    if not url:
+        embedded = start_embedded_postgres(Path(tempfile.mkdtemp()) / "pg")
+        url = embedded.url
+    try:
+        migrate(url)
+        fill(url, args.events)
+        results = {name: measure(name, url) for name in ("polars", "pandas", "sql")}
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    assert len({r["total"] for r in results.values()}) == 1, results
+    print(f"weekly report (by agent, mission) over {args.events:,} usage events, {results['sql']['groups']} groups")
+    print(f"{'path':<8} {'read s':>8} {'aggregate s':>12} {'total s':>8} {'peak RSS MB':>12}")
+    for name, r in results.items():
+        print(f"{name:<8} {r['read']:8.2f} {r['aggregate']:12.3f} {r['read'] + r['aggregate']:8.2f} {r['peak_rss_mb']:12.0f}")
+    polars, pandas, sql = results["polars"], results["pandas"], results["sql"]
+    print(f"aggregate: polars is {pandas['aggregate'] / polars['aggregate']:.1f}x faster than pandas")
+    polars_s, pandas_s = polars["read"] + polars["aggregate"], pandas["read"] + pandas["aggregate"]
+    print(f"end to end: pandas {pandas_s:.2f} s / polars {polars_s:.2f} s = {pandas_s / polars_s:.2f}x;"
+          f" SQL GROUP BY {sql['aggregate']:.2f} s (polars / SQL = {polars_s / sql['aggregate']:.2f})")
+
+
+if __name__ == "__main__":
+    main()
