@@ -22,7 +22,7 @@ from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
 from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.policy_checker import policy_checker_handle
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
-from agentcoord.clients import RoutingClient
+from agentcoord.clients import BudgetClient, RoutingClient
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
 from agentcoord.mission_view import MissionView, TaskView
@@ -46,11 +46,14 @@ def mission_actor_name(mission_id: str) -> str:
 class RayMissionPorts:
     """MissionPorts over Ray and gRPC."""
 
-    def __init__(self, config: Config, *, policy_checker: Any, agent_pool: Any, routing: RoutingClient) -> None:
+    def __init__(
+        self, config: Config, *, policy_checker: Any, agent_pool: Any, routing: RoutingClient, budgets: BudgetClient
+    ) -> None:
         self._config = config
         self._policy_checker = policy_checker
         self._agent_pool = agent_pool
         self._routing = routing
+        self._budgets = budgets
 
     async def check_policy(self, request: ActionRequest) -> Decision:
         decision: Decision = await self._policy_checker.check.remote(request)
@@ -64,6 +67,9 @@ class RayMissionPorts:
             )
         )
         return RouteChoice(agent=response.agent, decision_id=response.decision_id, reason=response.reason)
+
+    async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
+        return await self._budgets.check(mission_id=mission_id, agent=agent)
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
         granted: bool = await self._agent_pool.acquire.remote(agent, attempt_id, self._config.agent(agent).max_concurrency)
@@ -114,10 +120,11 @@ class MissionActorShell:
         assert self._config.database.url, "Mission actors need a concrete DATABASE_URL"
         db = await Database.open(self._config.database.url, max_size=2)
         routing = RoutingClient(self._config.addresses.routing)
+        budgets = BudgetClient(self._config.addresses.cost)
         try:
             ports = RayMissionPorts(
                 self._config, policy_checker=policy_checker_handle(self._config), agent_pool=agent_pool_handle(),
-                routing=routing,
+                routing=routing, budgets=budgets,
             )
             self._runner = MissionRunner(mission_id=self._mission_id, db=db, ports=ports)
             view = await self._runner.refresh()
@@ -126,6 +133,7 @@ class MissionActorShell:
             return (await self._runner.run()).value
         finally:
             await routing.close()
+            await budgets.close()
             await db.close()
 
     async def _crash_looping(self, db: Database, view: MissionView) -> bool:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 ACTOR = "mission"
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 10.0
+BUDGET_RULE = "budget-hard-stop"
+"""The rule id a hard budget's denial is recorded under."""
 CANCEL_GRACE_S = 1.0
 """How long a cancelled attempt may take to stop by itself before its worker is killed."""
 POLL_S = 1.0
@@ -58,6 +60,8 @@ class MissionPorts(Protocol):
     async def check_policy(self, request: ActionRequest) -> Decision: ...
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice: ...
+
+    async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]: ...
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool: ...
 
@@ -240,7 +244,11 @@ class MissionRunner:
                 await self._set_task(task, TaskState.FAILED, reason=str(exc))
                 return True
             await self._set_task(task, TaskState.ROUTED, agent=choice.agent, reason=choice.reason)
-            agent = choice.agent
+            task, agent = self._view.task(task.spec.id), choice.agent
+        allowed, why = await self._ports.check_budget(self._mission_id, agent)
+        if not allowed:
+            await self._block_over_budget(task, why)
+            return True
         attempt_id = str(uuid.uuid4())
         if not await self._ports.acquire_agent_slot(agent, attempt_id):
             return False
@@ -257,6 +265,18 @@ class MissionRunner:
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)
         await self.refresh()
         return True
+
+    async def _block_over_budget(self, task: TaskView, why: str) -> None:
+        """A hard budget is spent: no new attempt starts; recorded as a policy decision like any deny."""
+        reason = f"deny by {BUDGET_RULE}: {why}"
+        async with self._db.transaction() as conn:
+            await store.insert_policy_decision(
+                conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
+                action=self._action_payload(task), effect=Effect.DENY.value, rule_ids=[BUDGET_RULE], reason=reason,
+                actor="policy-checker",
+            )
+            await self._set_task_in(conn, task, TaskState.BLOCKED_BY_POLICY, reason=reason)
+        await self.refresh()
 
     async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
         try:

@@ -14,6 +14,7 @@ Environment variables:
   AGENTCOORD_DASHBOARD_PORT  dashboard port (default 5006).
   AGENTCOORD_AGENTS_FILE   agent registry YAML (default: the bundled simulated agents).
   AGENTCOORD_POLICY_FILE   policy YAML (default: the bundled policy).
+  AGENTCOORD_PRICES_FILE   versioned model price table YAML (default: the bundled one).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Config:
     agents: tuple[AgentConfig, ...]
     policy_file: Path
     state_dir: Path
+    prices_file: Path
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -103,6 +105,7 @@ class Config:
         )
         agents_file = env.get("AGENTCOORD_AGENTS_FILE")
         policy_file = env.get("AGENTCOORD_POLICY_FILE")
+        prices_file = env.get("AGENTCOORD_PRICES_FILE")
         return cls(
             database=DatabaseConfig(url=env.get("DATABASE_URL") or None, data_dir=state_dir / "pgdata"),
             ray_address=env.get("RAY_ADDRESS") or None,
@@ -113,6 +116,7 @@ class Config:
             agents=load_agents(Path(agents_file)) if agents_file else load_agents(_bundled("agents.yaml")),
             policy_file=Path(policy_file) if policy_file else _bundled("policy.yaml"),
             state_dir=state_dir,
+            prices_file=Path(prices_file) if prices_file else _bundled("prices.yaml"),
         )
 
     def with_database_url(self, url: str) -> Config:

@@ -44,7 +44,7 @@ def status_for(error: AgentCoordError) -> grpc.StatusCode:
 
 
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps unary-unary and unary-stream handlers so domain errors become gRPC statuses."""
+    """Wraps unary, server-streaming and client-streaming handlers so domain errors become statuses."""
 
     async def intercept_service(
         self,
@@ -66,6 +66,20 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            inner_client_stream = handler.stream_unary
+
+            async def stream_unary(request_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    return await inner_client_stream(request_iterator, context)
+                except Exception as exc:  # noqa: BLE001 -- translated below
+                    await _abort_for(exc, context, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grpc
 
-from agentcoord.prices import bundled_price_table
+from agentcoord.prices import load_price_table
 from agentcoord.services.context import ServiceContext
 from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
@@ -20,7 +20,7 @@ SERVICE_NAMES: tuple[str, ...] = ("agentcoord.v1.CostService",)
 
 
 def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
-    """Mount CostService, pricing tokens with the bundled price table."""
-    ledger = CostLedger(context.db, context.config.agents, bundled_price_table())
+    """Mount CostService, pricing tokens with the configured price table."""
+    ledger = CostLedger(context.db, context.config.agents, load_price_table(context.config.prices_file))
     servicer = CostServicer(ledger, BudgetKeeper(context.db))
     cost_pb2_grpc.add_CostServiceServicer_to_server(servicer, server)

@@ -15,10 +15,9 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agentcoord.budgets import Budget, BudgetPeriod, BudgetScope, BudgetStatus
-from agentcoord.errors import AgentCoordError, InvalidInputError
+from agentcoord.errors import InvalidInputError
 from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
-from agentcoord.services.errors import status_for
 from agentcoord.usage import SpendDimension, UsageRecord
 from agentcoord.v1 import cost_pb2, cost_pb2_grpc
 
@@ -71,11 +70,7 @@ class CostServicer(cost_pb2_grpc.CostServiceServicer):
         request_iterator: AsyncIterable[cost_pb2.RecordUsageStreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> cost_pb2.RecordUsageStreamResponse:
-        # The shared error interceptor wraps unary handlers only, so this one maps its own.
-        try:
-            result = await self._ledger.record_stream(_batches(request_iterator))
-        except AgentCoordError as exc:
-            await context.abort(status_for(exc), str(exc))
+        result = await self._ledger.record_stream(_batches(request_iterator))
         return cost_pb2.RecordUsageStreamResponse(
             received=result.received, recorded=result.recorded
         )

@@ -57,12 +57,21 @@ class ScriptedPorts:
         self.cancelled = 0
         self.delay_s = delay_s
         self.invalid_plans = 0
+        self.budget_left: int | None = None  # attempts the budget allows; None = no budget
 
     async def check_policy(self, request: ActionRequest) -> Decision:
         return self._policy.decide(request)
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
         return RouteChoice(agent="sim-fast", decision_id=str(uuid.uuid4()), reason="test routing")
+
+    async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
+        if self.budget_left is None:
+            return True, ""
+        if self.budget_left <= 0:
+            return False, "budget mission/total spent $1.0000 of hard limit $1.0000"
+        self.budget_left -= 1
+        return True, ""
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
         granted = self.pool.acquire(agent, attempt_id, self.agent_limit)
@@ -343,3 +352,19 @@ def test_a_planner_that_never_gives_a_valid_plan_fails_the_mission_with_its_reas
         reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
     assert reason.startswith("planning failed") and "plan proposal 3" in reason
     assert ports.launched == []
+
+
+def test_a_spent_hard_budget_blocks_the_next_attempt_as_a_policy_denial(runner: Any, setup: tuple[Database, str]) -> None:
+    db, url = setup
+    ports = ScriptedPorts()
+    ports.budget_left = 1  # the budget covers one attempt, then it is spent
+    mission_id = _create(runner, db, DIAMOND)
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
+    assert [task for task, _ in ports.launched] == ["a"]
+    tasks = _tasks(url, mission_id)
+    assert tasks["a"] == ("succeeded", 1) and tasks["b"] == tasks["c"] == ("blocked_by_policy", 0)
+    with psycopg.connect(url) as conn:
+        rules = conn.execute(
+            "SELECT DISTINCT rule_ids FROM policy_decisions WHERE mission_id = %s AND effect = 'deny'", (mission_id,)
+        ).fetchall()
+    assert rules == [(["budget-hard-stop"],)]
