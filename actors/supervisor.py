@@ -35,16 +35,16 @@ class MissionSupervisorShell:
         self._actors: dict[str, Any] = {}
         self._reattached = asyncio.ensure_future(self.reattach())  # after a restart, nobody else will ask
 
-    async def update_config(self, config: Config) -> None:
-        """Use `config` (e.g. new service addresses) for missions started from now on."""
-        self._config = config
+    async def start_mission(self, mission_id: str, config: Config | None = None) -> None:
+        """Start (or keep) the Mission actor for `mission_id`; idempotent.
 
-    async def start_mission(self, mission_id: str) -> None:
-        """Start (or keep) the Mission actor for `mission_id`; idempotent."""
+        `config` is the caller's (its service addresses); several control planes may share
+        one Ray cluster, so the supervisor does not assume its own first config is current.
+        """
         watcher = self._watchers.get(mission_id)
         if watcher is not None and not watcher.done():
             return
-        actor = mission_actor(self._config, mission_id)
+        actor = mission_actor(config or self._config, mission_id)
         self._actors[mission_id] = actor
         self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, actor))
 
@@ -54,17 +54,18 @@ class MissionSupervisorShell:
         if actor is not None:
             await actor.cancel.remote()
 
-    async def reattach(self) -> list[str]:
+    async def reattach(self, config: Config | None = None) -> list[str]:
         """Start every mission the store says is unfinished; return their ids."""
-        assert self._config.database.url, "the supervisor needs a concrete DATABASE_URL"
-        db = await Database.open(self._config.database.url, max_size=1)
+        config = config or self._config
+        assert config.database.url, "the supervisor needs a concrete DATABASE_URL"
+        db = await Database.open(config.database.url, max_size=1)
         try:
             async with db.transaction() as conn:
                 mission_ids = await mission_ids_in_states(conn, _UNFINISHED)
         finally:
             await db.close()
         for mission_id in mission_ids:
-            await self.start_mission(mission_id)
+            await self.start_mission(mission_id, config)
         return mission_ids
 
     async def running(self) -> list[str]:

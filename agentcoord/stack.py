@@ -88,7 +88,7 @@ async def start_services_stack(config: Config, names: Sequence[str] = ALL_SERVIC
     if "mission" in names:
         from agentcoord.actors.supervisor import supervisor_handle
 
-        resumed = await supervisor_handle(running.config).reattach.remote()
+        resumed = await supervisor_handle(running.config).reattach.remote(running.config)
         if resumed:
             log.info("re-attached %d unfinished missions", len(resumed))
     return running

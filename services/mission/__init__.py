@@ -16,10 +16,9 @@ SERVICE_NAMES = ("agentcoord.v1.MissionService",)
 
 def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
     supervisor = supervisor_handle(context.config)
-    supervisor.update_config.remote(context.config)  # a supervisor from an earlier start may know old addresses
 
     async def start_mission(mission_id: str) -> None:
-        await supervisor.start_mission.remote(mission_id)
+        await supervisor.start_mission.remote(mission_id, context.config)
 
     async def cancel_mission(mission_id: str) -> None:
         await supervisor.cancel_mission.remote(mission_id)

@@ -1,0 +1,177 @@
+"""Mission engine benchmark: orchestration overhead per task, throughput, and recovery time.
+
+    python bench/bench_missions.py                 # 10 missions x 20 tasks (about a minute)
+    python bench/bench_missions.py --missions 50   # the issue's full size
+
+Runs against an embedded PostgreSQL in a temp dir, a local Ray (2 CPUs) and the real services,
+with simulated agents that take no time, so what is measured is the mission machinery. The
+baseline, in the same run, is a bare `ray.get` of the same TaskExecutor Ray tasks without any
+mission around them. Prints ratios; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import ray
+
+from agentcoord.actors import NAMESPACE
+from agentcoord.actors.agents import AgentRun
+from agentcoord.actors.mission import mission_actor_name
+from agentcoord.actors.task_executor import AttemptRequest, run_attempt
+from agentcoord.clients import MissionClient
+from agentcoord.config import Config
+from agentcoord.missions import parse_mission
+from agentcoord.services.mission.convert import create_request
+from agentcoord.stack import ALL_SERVICES, resolve_database, start_services_stack
+
+AGENTS = """agents:
+  - name: sim-instant
+    adapter: sim
+    model: sim-small
+    capabilities: [code]
+    input_usd_per_mtok: "0.80"
+    output_usd_per_mtok: "4.00"
+    max_concurrency: 64
+    settings: {latency_ms: 0}
+"""
+
+
+def mission_document(index: int, tasks: int) -> dict[str, object]:
+    """A DAG of `tasks` tasks: a few independent chains, so tasks run both in parallel and in sequence."""
+    return {
+        "name": f"bench-{index}", "goal": "benchmark", "max_parallel": 4,
+        "tasks": [
+            {"id": f"t{i:02d}", "description": f"task {i}", "capabilities": ["code"],
+             **({"depends_on": [f"t{i - 4:02d}"]} if i >= 4 else {})}
+            for i in range(tasks)
+        ],
+    }
+
+
+def task_overheads_ms(url: str, mission_ids: list[str]) -> list[float]:
+    """Per task: time from becoming ready (mission running and dependencies done) to its success."""
+    overheads = []
+    with psycopg.connect(url) as conn:
+        for mission_id in mission_ids:
+            rows = conn.execute(
+                "SELECT task_id, topic, payload->>'to', created_at FROM events WHERE mission_id = %s"
+                " AND topic IN ('mission.state', 'task.state') ORDER BY event_id", (mission_id,),
+            ).fetchall()
+            running = next(at for _, topic, to, at in rows if topic == "mission.state" and to == "running")
+            done = {task: at for task, topic, to, at in rows if topic == "task.state" and to == "succeeded"}
+            for task, finished in done.items():
+                index = int(task[1:])
+                ready = done[f"t{index - 4:02d}"] if index >= 4 else running
+                overheads.append((finished - ready).total_seconds() * 1000)
+    return overheads
+
+
+def run_missions(address: str, count: int, tasks: int, url: str) -> tuple[float, list[str]]:
+    client = MissionClient(address, deadline_s=60)
+    try:
+        started = time.perf_counter()
+        ids = [client.create(create_request(parse_mission(mission_document(i, tasks)), request_id=str(uuid.uuid4())))
+               .mission.mission_id for i in range(count)]
+        with psycopg.connect(url, autocommit=True) as conn:
+            while conn.execute(
+                "SELECT count(*) FROM missions WHERE mission_id = ANY(%s) AND state NOT IN ('completed', 'failed')", (ids,)
+            ).fetchone()[0]:
+                time.sleep(0.05)
+        return time.perf_counter() - started, ids
+    finally:
+        client.close()
+
+
+def bare_ray(config: Config, count: int) -> float:
+    """The same TaskExecutor Ray tasks, launched directly, 4 at a time per 'mission' like above."""
+    started = time.perf_counter()
+    refs = [
+        run_attempt.remote(config, AttemptRequest(agent="sim-instant", run=AgentRun(
+            attempt_id=str(uuid.uuid4()), mission_id="bare", task_id=f"t{i}", attempt_number=1, goal="benchmark",
+            description=f"task {i}", capabilities=("code",))))
+        for i in range(count)
+    ]
+    ray.get(refs)
+    return time.perf_counter() - started
+
+
+def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
+    """Kill a running Mission actor; time until its mission records its next transition."""
+    times = []
+    client = MissionClient(address)
+    try:
+        for i in range(samples):
+            document = mission_document(1000 + i, 40)
+            mission_id = client.create(create_request(parse_mission(document), request_id=str(uuid.uuid4()))).mission.mission_id
+            with psycopg.connect(url, autocommit=True) as conn:
+                while conn.execute("SELECT count(*) FROM tasks WHERE mission_id = %s AND state = 'succeeded'",
+                                   (mission_id,)).fetchone()[0] < 4:
+                    time.sleep(0.01)
+                actor = ray.get_actor(mission_actor_name(mission_id), namespace=NAMESPACE)
+                killed = time.perf_counter()
+                ray.kill(actor, no_restart=False)
+                last = conn.execute("SELECT max(event_id) FROM events WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+                while conn.execute("SELECT count(*) FROM events WHERE mission_id = %s AND event_id > %s"
+                                   " AND topic IN ('task.state', 'mission.state')", (mission_id, last)).fetchone()[0] == 0:
+                    time.sleep(0.005)
+                times.append(time.perf_counter() - killed)
+    finally:
+        client.close()
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-missions-"))
+    (workdir / "agents.yaml").write_text(AGENTS)
+    config = Config.from_env({"AGENTCOORD_DATA_DIR": str(workdir), "AGENTCOORD_AGENTS_FILE": str(workdir / "agents.yaml")})
+    config, embedded = resolve_database(config)
+    ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+    running = await start_services_stack(config, ALL_SERVICES, port=0)
+    url = running.config.database.url
+    assert url
+    try:
+        total = args.missions * args.tasks
+        bare_s = await asyncio.to_thread(bare_ray, running.config, total)
+        mission_s, ids = await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
+        overheads = task_overheads_ms(url, ids)
+        recovery = await asyncio.to_thread(recovery_seconds, running.address, url, args.recoveries)
+    finally:
+        await running.stop()
+        ray.shutdown()
+        if embedded is not None:
+            embedded.stop()
+    print(f"missions x tasks: {args.missions} x {args.tasks} = {total} tasks, sim agent latency 0 ms, 2 CPUs")
+    print(f"bare ray.get of the same TaskExecutor tasks: {bare_s:.2f} s = {total / bare_s:.0f} tasks/s "
+          f"({bare_s / total * 1000:.2f} ms/task)")
+    print(f"through missions:                             {mission_s:.2f} s = {total / mission_s:.0f} tasks/s "
+          f"({mission_s / total * 1000:.2f} ms/task)")
+    print(f"throughput ratio missions / bare ray:         {bare_s / mission_s:.2f}")
+    print(f"per-task latency ready -> succeeded: median {statistics.median(overheads):.1f} ms, "
+          f"p99 {percentile(overheads, 0.99):.1f} ms")
+    print(f"recovery, Mission actor kill -> next transition ({len(recovery)} kills): "
+          f"median {statistics.median(recovery):.2f} s, max {max(recovery):.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--missions", type=int, default=10)
+    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--recoveries", type=int, default=5)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
