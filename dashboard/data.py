@@ -1,7 +1,7 @@
 """Read-only queries behind the dashboard, returned as Polars data frames.
 
-The dashboard never writes. Each query here is a named, parameterised SQL constant with the
-Polars schema of its result, so an empty table still yields typed columns. Spend comes from the
+The dashboard never writes. Its queries live in agentcoord.store.dashboard_views, each a
+named, parameterised SQL constant with the Polars schema of its result. Spend comes from the
 same Polars aggregation as `agentcoord report` (agentcoord.reports.spend_frame, per agent and
 mission), is regrouped here by agent or by mission with integer sums, and becomes dollar text
 only at the end, through agentcoord.money. A snapshot reads every view in one read-only
@@ -11,7 +11,6 @@ REPEATABLE READ transaction, so the tables on screen agree with each other.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,83 +22,19 @@ from psycopg import IsolationLevel
 from agentcoord.errors import StoreError
 from agentcoord.money import format_usd
 from agentcoord.reports import Period, spend_frame
-from agentcoord.states import TaskState
+from agentcoord.store.dashboard_views import (
+    AUDIT_STATUS,
+    MISSION_NAMES,
+    MISSIONS,
+    TASKS,
+    TERMINAL_TASK_STATES,
+    read_frame,
+)
 
 log = logging.getLogger(__name__)
 
 MISSION_LIMIT = 100
 """How many of the newest missions the missions view shows."""
-
-_TIME = pl.Datetime("us", "UTC")
-_TERMINAL_TASK_STATES = [state.value for state in TaskState if state.is_terminal]
-
-
-@dataclass(frozen=True)
-class Query:
-    """One read query and the Polars schema of its result columns."""
-
-    sql: str
-    schema: Mapping[str, pl.DataType]
-
-
-MISSIONS = Query(
-    sql="""
-        SELECT m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at,
-               count(t.task_id) FILTER (WHERE t.state = ANY(%(terminal_task_states)s))
-                   AS tasks_done,
-               count(t.task_id) AS tasks_total
-        FROM (SELECT * FROM missions
-              ORDER BY created_at DESC, mission_id DESC
-              LIMIT %(limit)s) AS m
-        LEFT JOIN tasks AS t USING (mission_id)
-        GROUP BY m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at
-        ORDER BY m.created_at DESC, m.mission_id DESC
-    """,
-    schema={
-        "mission_id": pl.String(),
-        "name": pl.String(),
-        "state": pl.String(),
-        "reason": pl.String(),
-        "created_at": _TIME,
-        "updated_at": _TIME,
-        "tasks_done": pl.Int64(),
-        "tasks_total": pl.Int64(),
-    },
-)
-"""The newest missions with how many of their tasks reached a terminal state."""
-
-TASKS = Query(
-    sql="""
-        SELECT task_id, state, agent, attempts, reason
-        FROM tasks
-        WHERE mission_id = %(mission_id)s
-        ORDER BY position
-    """,
-    schema={
-        "task_id": pl.String(),
-        "state": pl.String(),
-        "agent": pl.String(),
-        "attempts": pl.Int64(),
-        "reason": pl.String(),
-    },
-)
-"""The tasks of one mission in plan order."""
-
-MISSION_NAMES = Query(
-    sql="""
-        SELECT mission_id, name AS mission_name
-        FROM missions
-        WHERE mission_id = ANY(%(mission_ids)s::text[])
-    """,
-    schema={"mission_id": pl.String(), "mission_name": pl.String()},
-)
-"""The names of some missions (for spend rows of missions older than the missions view)."""
-
-AUDIT_STATUS = Query(
-    sql="SELECT count(*) AS entries, max(recorded_at) AS latest_at FROM audit_log",
-    schema={"entries": pl.Int64(), "latest_at": _TIME},
-)
-"""How many audit entries exist and when the newest was recorded."""
 
 _SPEND_TOTALS = ("cost_micro_usd", "input_tokens", "output_tokens", "attempts")
 _SPEND_SCHEMA = {
@@ -110,22 +45,10 @@ _SPEND_SCHEMA = {
 _ALL_TIME = Period(start=None, end=None, label="all time")
 
 
-def read_frame(
-    conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]
-) -> pl.DataFrame:
-    """Run `query` with `params` and return its rows with the query's schema."""
-    return pl.read_database(
-        query.sql,
-        conn,
-        execute_options={"params": dict(params)},
-        schema_overrides=dict(query.schema),
-    )
-
-
 def read_missions(conn: psycopg.Connection[Any], *, limit: int = MISSION_LIMIT) -> pl.DataFrame:
     """The newest `limit` missions, newest first, with tasks_done / tasks_total."""
     return read_frame(
-        conn, MISSIONS, params={"limit": limit, "terminal_task_states": _TERMINAL_TASK_STATES}
+        conn, MISSIONS, params={"limit": limit, "terminal_task_states": TERMINAL_TASK_STATES}
     )
 
 

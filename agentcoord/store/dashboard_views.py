@@ -1,0 +1,99 @@
+"""Read models of the dashboard: named SQL queries with the Polars schema of their results.
+
+Read-only and synchronous (the dashboard's refresh runs in the Bokeh server's thread); each
+query carries its result schema so an empty table still yields typed columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import psycopg
+
+from agentcoord.states import TaskState
+
+_TIME = pl.Datetime("us", "UTC")
+TERMINAL_TASK_STATES = [state.value for state in TaskState if state.is_terminal]
+"""The task states counted as done by the missions view."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One read query and the Polars schema of its result columns."""
+
+    sql: str
+    schema: Mapping[str, pl.DataType]
+
+
+MISSIONS = Query(
+    sql="""
+        SELECT m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at,
+               count(t.task_id) FILTER (WHERE t.state = ANY(%(terminal_task_states)s))
+                   AS tasks_done,
+               count(t.task_id) AS tasks_total
+        FROM (SELECT * FROM missions
+              ORDER BY created_at DESC, mission_id DESC
+              LIMIT %(limit)s) AS m
+        LEFT JOIN tasks AS t USING (mission_id)
+        GROUP BY m.mission_id, m.name, m.state, m.reason, m.created_at, m.updated_at
+        ORDER BY m.created_at DESC, m.mission_id DESC
+    """,
+    schema={
+        "mission_id": pl.String(),
+        "name": pl.String(),
+        "state": pl.String(),
+        "reason": pl.String(),
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "tasks_done": pl.Int64(),
+        "tasks_total": pl.Int64(),
+    },
+)
+"""The newest missions with how many of their tasks reached a terminal state."""
+
+TASKS = Query(
+    sql="""
+        SELECT task_id, state, agent, attempts, reason
+        FROM tasks
+        WHERE mission_id = %(mission_id)s
+        ORDER BY position
+    """,
+    schema={
+        "task_id": pl.String(),
+        "state": pl.String(),
+        "agent": pl.String(),
+        "attempts": pl.Int64(),
+        "reason": pl.String(),
+    },
+)
+"""The tasks of one mission in plan order."""
+
+MISSION_NAMES = Query(
+    sql="""
+        SELECT mission_id, name AS mission_name
+        FROM missions
+        WHERE mission_id = ANY(%(mission_ids)s::text[])
+    """,
+    schema={"mission_id": pl.String(), "mission_name": pl.String()},
+)
+"""The names of some missions (for spend rows of missions older than the missions view)."""
+
+AUDIT_STATUS = Query(
+    sql="SELECT count(*) AS entries, max(recorded_at) AS latest_at FROM audit_log",
+    schema={"entries": pl.Int64(), "latest_at": _TIME},
+)
+"""How many audit entries exist and when the newest was recorded."""
+
+def read_frame(
+    conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]
+) -> pl.DataFrame:
+    """Run `query` with `params` and return its rows with the query's schema."""
+    return pl.read_database(
+        query.sql,
+        conn,
+        execute_options={"params": dict(params)},
+        schema_overrides=dict(query.schema),
+    )
