@@ -31,6 +31,7 @@ from agentcoord.policy import ActionRequest, Decision, Effect
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
+from agentcoord.store.agents import latest_session
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +258,12 @@ class MissionRunner:
                 conn, attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, agent=agent,
                 actor=ACTOR,
             )
+            # A retry continues the agent's last session where its CLI supports resuming.
+            session = await latest_session(conn, mission_id=self._mission_id, task_id=task.spec.id, agent=agent)
         run = AgentRun(
             attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, attempt_number=number,
             goal=self._view.goal, description=task.spec.description, capabilities=task.spec.capabilities,
+            resume_session_id=(session or "") if number > 1 else "",
         )
         handle = self._ports.launch(AttemptRequest(agent=agent, run=run))
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)
@@ -279,9 +283,10 @@ class MissionRunner:
         await self.refresh()
 
     async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
+        rule_ids: tuple[str, ...] = ()
         try:
             report = future.result()
-            outcome, summary, error = report.outcome, report.summary, report.error
+            outcome, summary, error, rule_ids = report.outcome, report.summary, report.error, report.policy_rule_ids
         except Exception as exc:  # noqa: BLE001 -- any crash of the attempt (worker died, service down) retries only this task
             outcome, summary, error = AgentOutcome.FAILED, "", f"attempt crashed: {type(exc).__name__}: {exc}"
         await self._ports.release_agent_slot(attempt.attempt_id)
@@ -290,6 +295,9 @@ class MissionRunner:
         if outcome is AgentOutcome.SUCCEEDED:
             target = TaskState.AWAITING_REVIEW if task.spec.id in self._review_required else TaskState.SUCCEEDED
             reason = summary
+        elif outcome is AgentOutcome.BLOCKED_BY_POLICY:
+            # The agent tried a tool call policy denied (its hook stopped it): retrying would try again.
+            target, reason = TaskState.BLOCKED_BY_POLICY, f"deny by {', '.join(rule_ids) or 'policy'}: {error}"
         elif task.attempts < max_attempts:
             target, reason = TaskState.ROUTED, f"retrying after attempt {task.attempts} failed: {error}"
             self._not_before[task.spec.id] = time.monotonic() + min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (task.attempts - 1))

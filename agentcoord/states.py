@@ -99,9 +99,10 @@ _TERMINAL_TASK = frozenset(
 _TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
     TaskState.PENDING: frozenset({TaskState.ROUTED, TaskState.BLOCKED_BY_POLICY, TaskState.FAILED}),
     TaskState.ROUTED: frozenset({TaskState.RUNNING, TaskState.BLOCKED_BY_POLICY, TaskState.FAILED}),
-    # running → routed is a retry: the attempt died and a new one is about to start.
+    # running → routed is a retry: the attempt died and a new one is about to start;
+    # running → blocked_by_policy: the agent's hook refused one of its tool calls mid-run.
     TaskState.RUNNING: frozenset(
-        {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.AWAITING_REVIEW, TaskState.ROUTED}
+        {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.AWAITING_REVIEW, TaskState.ROUTED, TaskState.BLOCKED_BY_POLICY}
     ),
     TaskState.AWAITING_REVIEW: frozenset({TaskState.ACCEPTED, TaskState.REJECTED}),
     TaskState.SUCCEEDED: frozenset(),

@@ -7,13 +7,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentcoord.actors.agents.base import AgentAdapter, AgentOutcome, AgentResult, AgentRun
+from agentcoord.actors.agents.base import (
+    AgentAdapter,
+    AgentEvent,
+    AgentExecution,
+    AgentOutcome,
+    AgentResult,
+    AgentRun,
+    EventKind,
+    FailureReason,
+    run_agent,
+)
+from agentcoord.actors.agents.claude import ClaudeAgent
+from agentcoord.actors.agents.codex import CodexAgent
+from agentcoord.actors.agents.gemini import GeminiAgent
+from agentcoord.actors.agents.process import AgentBinaryNotFoundError
 from agentcoord.actors.agents.sim import SimulatedAgent
 from agentcoord.config import AgentConfig
 from agentcoord.errors import InvalidInputError
 
 ADAPTERS: dict[str, Callable[[AgentConfig], AgentAdapter]] = {
     "sim": SimulatedAgent.from_config,
+    "claude": ClaudeAgent.from_config,
+    "codex": CodexAgent.from_config,
+    "gemini": GeminiAgent.from_config,
 }
 
 
@@ -29,4 +46,7 @@ def build_adapter(agent: AgentConfig) -> AgentAdapter:
     return factory(agent)
 
 
-__all__ = ["ADAPTERS", "AgentAdapter", "AgentOutcome", "AgentResult", "AgentRun", "build_adapter"]
+__all__ = [
+    "ADAPTERS", "AgentAdapter", "AgentBinaryNotFoundError", "AgentEvent", "AgentExecution", "AgentOutcome",
+    "AgentResult", "AgentRun", "EventKind", "FailureReason", "build_adapter", "run_agent",
+]

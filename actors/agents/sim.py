@@ -1,48 +1,74 @@
 """The simulated agent: deterministic, seeded, for demos, tests and benchmarks.
 
-The same (seed, mission, task, attempt) always yields the same tokens, cost and outcome, so a
-demo or a test is reproducible. It is registered like any other adapter and named as simulated
-everywhere it appears; it never stands in for a real agent silently.
+The same (seed, mission, task, attempt) always yields the same tokens, cost, events and outcome,
+so a demo or a test is reproducible. It is registered like any other adapter and named as
+simulated everywhere it appears; it never stands in for a real agent silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from agentcoord.actors.agents.base import AgentOutcome, AgentResult, AgentRun
+from agentcoord.actors.agents.base import (
+    AgentEvent,
+    AgentOutcome,
+    AgentResult,
+    AgentRun,
+    EventKind,
+    FailureReason,
+)
 from agentcoord.config import AgentConfig
 from agentcoord.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
 class SimSettings:
-    """Knobs of a simulated agent (the `settings` mapping of its registry entry)."""
+    """Knobs of a simulated agent (the `settings` mapping of its registry entry).
+
+    `failure_rates` overrides `failure_rate` per capability: a task fails with the highest rate
+    among its capabilities.
+    """
 
     seed: int = 7
     latency_ms: int = 100
     failure_rate: float = 0.0
     mean_output_tokens: int = 1500
+    failure_rates: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any], *, agent: str) -> SimSettings:
-        allowed = {"seed", "latency_ms", "failure_rate", "mean_output_tokens"}
+        allowed = {"seed", "latency_ms", "failure_rate", "mean_output_tokens", "failure_rates"}
         unknown = sorted(set(settings) - allowed)
         if unknown:
             raise InvalidInputError(
                 f"unknown setting; allowed: {', '.join(sorted(allowed))}", source="agent registry",
                 field=f"{agent}.settings.{unknown[0]}",
             )
-        parsed = cls(**settings)
+        rates = settings.get("failure_rates", {})
+        if not isinstance(rates, Mapping) or not all(
+            isinstance(v, int | float) and 0.0 <= v <= 1.0 for v in rates.values()
+        ):
+            raise InvalidInputError(
+                "expected a mapping of capability to a rate between 0 and 1", source="agent registry",
+                field=f"{agent}.settings.failure_rates",
+            )
+        parsed = cls(**{**settings, "failure_rates": dict(rates)})
         if parsed.latency_ms < 0 or parsed.mean_output_tokens < 1 or not 0.0 <= parsed.failure_rate <= 1.0:
             raise InvalidInputError(
                 "latency_ms >= 0, mean_output_tokens >= 1 and 0 <= failure_rate <= 1 are required",
                 source="agent registry", field=f"{agent}.settings",
             )
         return parsed
+
+    def failure_rate_for(self, capabilities: tuple[str, ...]) -> float:
+        return max([self.failure_rate, *(self.failure_rates.get(c, 0.0) for c in capabilities)])
 
 
 class SimulatedAgent:
@@ -56,26 +82,76 @@ class SimulatedAgent:
     def from_config(cls, agent: AgentConfig) -> SimulatedAgent:
         return cls(agent, SimSettings.parse(agent.settings, agent=agent.name))
 
-    def run(self, run: AgentRun) -> AgentResult:
-        s = self._settings
-        rng = random.Random(f"{s.seed}:{self._agent.name}:{run.mission_id}:{run.task_id}:{run.attempt_number}")
+    @property
+    def repository(self) -> Path | None:
+        """The simulated agent touches no files, so it needs no checkout."""
+        return None
+
+    def start(self, run: AgentRun, *, workdir: Path | None) -> _SimulatedExecution:
+        return _SimulatedExecution(self._agent, self._settings, run)
+
+
+class _SimulatedExecution:
+    """Waits the simulated latency (cancellable), then reports the seeded outcome."""
+
+    def __init__(self, agent: AgentConfig, settings: SimSettings, run: AgentRun) -> None:
+        self._agent = agent
+        self._settings = settings
+        self._run = run
+        self._cancelled = threading.Event()
+        self._result: AgentResult | None = None
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def events(self) -> Iterator[AgentEvent]:
+        if self._result is not None:
+            return
+        s, run = self._settings, self._run
+        key = f"{s.seed}:{self._agent.name}:{run.mission_id}:{run.task_id}:{run.attempt_number}"
+        rng = random.Random(key)
         started = time.monotonic()
-        if s.latency_ms:
-            time.sleep(s.latency_ms / 1000 * rng.uniform(0.8, 1.2))  # the simulated work itself
+        session_id = run.resume_session_id or f"sim-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        yield AgentEvent(EventKind.SESSION, {"session_id": session_id, "simulated": True})
+        delay_s = s.latency_ms / 1000 * rng.uniform(0.8, 1.2)
+        if self._cancelled.wait(delay_s):  # the simulated work itself, cut short by cancel()
+            self._result = self._finish(started, session_id, rng, cancelled=True)
+            return
+        self._result = self._finish(started, session_id, rng, cancelled=False)
+        if self._result.outcome is AgentOutcome.SUCCEEDED:
+            yield AgentEvent(EventKind.FILE_CHANGE, {"changes": [{"path": self._result.files_changed[0], "kind": "add"}]})
+        yield AgentEvent(EventKind.MESSAGE, {"text": self._result.summary})
+
+    def result(self) -> AgentResult:
+        for _ in self.events():
+            pass
+        assert self._result is not None
+        return self._result
+
+    def _finish(self, started: float, session_id: str, rng: random.Random, *, cancelled: bool) -> AgentResult:
+        s, run = self._settings, self._run
         input_tokens = 1500 + 4 * len(run.description) + rng.randint(0, 2500)
         output_tokens = max(1, int(rng.gauss(s.mean_output_tokens, s.mean_output_tokens * 0.2)))
         cache_read_tokens = rng.randint(0, input_tokens // 2)
-        failed = rng.random() < s.failure_rate
-        cost = self._agent.cost_micro_usd(input_tokens=input_tokens, output_tokens=output_tokens)
+        failed = rng.random() < s.failure_rate_for(run.capabilities)
+        if cancelled:
+            failure, error = FailureReason.CANCELLED, "simulated run cancelled"
+        elif failed:
+            failure, error = FailureReason.AGENT_ERROR, "simulated failure"
+        else:
+            failure, error = None, ""
         return AgentResult(
-            outcome=AgentOutcome.FAILED if failed else AgentOutcome.SUCCEEDED,
-            summary=f"[simulated {self._agent.name}] {'gave up on' if failed else 'completed'}: {run.description}",
-            files_changed=() if failed else (f"src/{run.task_id}.py",),
+            outcome=AgentOutcome.FAILED if failure else AgentOutcome.SUCCEEDED,
+            summary=f"[simulated {self._agent.name}] {'gave up on' if failure else 'completed'}: {run.description}",
+            files_changed=() if failure else (f"src/{run.task_id}.py",),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             cache_read_tokens=cache_read_tokens,
             cache_write_tokens=0,
-            cost_micro_usd=cost,
+            cost_micro_usd=self._agent.cost_micro_usd(input_tokens=input_tokens, output_tokens=output_tokens),
             duration_ms=int((time.monotonic() - started) * 1000),
-            error="simulated failure" if failed else "",
+            error=error,
+            failure=failure,
+            session_id=session_id,
+            num_turns=1,
         )

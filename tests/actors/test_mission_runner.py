@@ -24,6 +24,7 @@ from agentcoord.planning import PlanResult, plan_tasks
 from agentcoord.policy import ActionRequest, Decision, load_policy
 from agentcoord.states import MissionState
 from agentcoord.store import Database
+from agentcoord.store.agents import record_session
 from agentcoord.store.missions import insert_mission, mission_events, set_mission_state
 
 DIAMOND = {
@@ -57,6 +58,7 @@ class ScriptedPorts:
         self.cancelled = 0
         self.delay_s = delay_s
         self.invalid_plans = 0
+        self.runs: list[Any] = []
         self.budget_left: int | None = None  # attempts the budget allows; None = no budget
 
     async def check_policy(self, request: ActionRequest) -> Decision:
@@ -83,6 +85,7 @@ class ScriptedPorts:
 
     def launch(self, request: AttemptRequest) -> Any:
         self.launched.append((request.run.task_id, request.run.attempt_id))
+        self.runs.append(request.run)
         self.running.add(request.run.task_id)
         self.peak_running = max(self.peak_running, len(self.running))
         return asyncio.ensure_future(self._attempt(request))
@@ -106,11 +109,18 @@ class ScriptedPorts:
         outcome = queue.pop(0) if queue else "ok"
         if outcome == "crash":
             raise RuntimeError("worker died")
+        if outcome.startswith("session:"):  # the attempt reports its agent session, then dies
+            async with self.db.transaction() as conn:
+                await record_session(conn, attempt_id=request.run.attempt_id, mission_id=request.run.mission_id,
+                                     task_id=task_id, agent=request.agent, session_id=outcome.split(":", 1)[1])
+            raise RuntimeError("worker died after the session started")
         ok = outcome == "ok"
+        result = {"ok": AgentOutcome.SUCCEEDED, "fail": AgentOutcome.FAILED, "blocked": AgentOutcome.BLOCKED_BY_POLICY}
         return AttemptReport(
-            attempt_id=request.run.attempt_id, outcome=AgentOutcome.SUCCEEDED if ok else AgentOutcome.FAILED,
-            summary=f"did {task_id}", error="" if ok else "agent said no", cost_micro_usd=10,
-            input_tokens=1, output_tokens=1, duration_ms=1,
+            attempt_id=request.run.attempt_id, outcome=result[outcome],
+            summary=f"did {task_id}", error="" if ok else ("tool call denied" if outcome == "blocked" else "agent said no"),
+            cost_micro_usd=10, input_tokens=1, output_tokens=1, duration_ms=1,
+            policy_rule_ids=("no-production-deploys",) if outcome == "blocked" else (),
         )
 
 
@@ -368,3 +378,26 @@ def test_a_spent_hard_budget_blocks_the_next_attempt_as_a_policy_denial(runner: 
             "SELECT DISTINCT rule_ids FROM policy_decisions WHERE mission_id = %s AND effect = 'deny'", (mission_id,)
         ).fetchall()
     assert rules == [(["budget-hard-stop"],)]
+
+
+def test_an_agent_stopped_by_its_policy_hook_blocks_the_task_without_retrying(
+    runner: Any, setup: tuple[Database, str]
+) -> None:
+    db, url = setup
+    mission_id = _create(runner, db, DIAMOND)
+    ports = ScriptedPorts({"b": ["blocked"]})
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
+    assert _tasks(url, mission_id)["b"] == ("blocked_by_policy", 1)
+    with psycopg.connect(url) as conn:
+        reason = conn.execute("SELECT reason FROM tasks WHERE mission_id = %s AND task_id = 'b'", (mission_id,)).fetchone()[0]
+    assert reason == "deny by no-production-deploys: tool call denied"
+
+
+def test_a_retry_resumes_the_session_the_last_attempt_reported(runner: Any, setup: tuple[Database, str]) -> None:
+    db, _ = setup
+    mission_id = _create(runner, db, DIAMOND)
+    ports = ScriptedPorts({"a": ["session:sess-42", "ok"]})
+    ports.db = db
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
+    a_runs = [run for run in ports.runs if run.task_id == "a"]
+    assert [(run.attempt_number, run.resume_session_id) for run in a_runs] == [(1, ""), (2, "sess-42")]
