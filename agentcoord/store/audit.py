@@ -1,6 +1,7 @@
-"""SQL for the audit log: serialised appends, idempotent look-ups, and ranges read in seq order.
+"""SQL for the audit log: serialised appends, idempotent look-ups, ranges read in seq order, checkpoints.
 
-The table (0001_initial.sql) is append-only: triggers refuse UPDATE, DELETE and TRUNCATE.
+The tables (0001_initial.sql, 0004_audit_checkpoints.sql) are append-only: triggers refuse
+UPDATE, DELETE and TRUNCATE, and the application role agentcoord_app lacks those privileges.
 Writers call `lock_for_append` first; the transaction-scoped advisory lock it takes is held
 until commit, so each appender sees the previous appender's committed row, seq stays gap-free
 (1, 2, 3, ...) and the chain never forks. Hashing lives in `agentcoord.services.audit.chain`;
@@ -9,6 +10,7 @@ this module only moves rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +18,7 @@ from agentcoord.store.database import Connection
 
 _APPEND_LOCK = 0x61636175  # "acau": shared by every audit appender
 _COLUMNS = "seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash"
+_COLUMN_TYPES = ["int8", "text", "timestamptz", "text", "text", "text", "bytea", "bytea", "bytea"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class AuditEntry:
     """One link of the hash chain, exactly as stored.
 
     `payload` holds the canonical JSON bytes that were hashed; `entry_hash` is SHA-256 over the
-    encoding in docs/audit-format.md and is the leaf the future Merkle tree is built from.
+    encoding in docs/audit-format.md and is its leaf in the Merkle tree.
     """
 
     seq: int
@@ -35,6 +38,33 @@ class AuditEntry:
     payload: bytes
     prev_hash: bytes
     entry_hash: bytes
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as the database keeps it; `note` is the signed text."""
+
+    tree_size: int
+    root_hash: bytes
+    signed_at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Which entries to list; empty / None fields do not filter.
+
+    `mission_id` and `task_id` match the subject ("mission/<id>", ".../task/<id>"), `agent`
+    matches the actor ("agent:<name>"), `since` / `until` bound recorded_at (until exclusive).
+    """
+
+    subject_prefix: str = ""
+    mission_id: str = ""
+    task_id: str = ""
+    agent: str = ""
+    action: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 async def lock_for_append(conn: Connection) -> None:
@@ -71,22 +101,20 @@ async def entry_by_event_id(conn: Connection, event_id: str) -> AuditEntry | Non
     return AuditEntry(**row) if row else None
 
 
-async def insert_entry(conn: Connection, entry: AuditEntry) -> None:
-    """Store a fully computed entry (the caller holds the append lock)."""
-    await conn.execute(
-        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            entry.seq,
-            entry.event_id,
-            entry.recorded_at,
-            entry.actor,
-            entry.action,
-            entry.subject,
-            entry.payload,
-            entry.prev_hash,
-            entry.entry_hash,
-        ),
-    )
+async def entries_by_event_ids(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:
+    """The entries stored for any of `event_ids`, keyed by event_id."""
+    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)", (list(event_ids),))
+    return {row["event_id"]: AuditEntry(**row) for row in await cur.fetchall()}
+
+
+async def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Store fully computed entries with one binary COPY (the caller holds the append lock)."""
+    async with conn.cursor().copy(f"COPY audit_log ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COLUMN_TYPES)
+        for e in entries:
+            await copy.write_row(
+                (e.seq, e.event_id, e.recorded_at, e.actor, e.action, e.subject, e.payload, e.prev_hash, e.entry_hash)
+            )
 
 
 async def read_entries(
@@ -95,21 +123,81 @@ async def read_entries(
     after_seq: int = 0,
     to_seq: int = 0,
     limit: int = 500,
-    subject_prefix: str = "",
-    action: str = "",
+    where: EntryFilter = EntryFilter(),
 ) -> list[AuditEntry]:
     """Up to `limit` entries with seq in (after_seq, to_seq] (to_seq 0: no bound), in seq order.
 
-    `subject_prefix` and `action` filter when non-empty. Callers page by passing the last seq
-    they saw as `after_seq`, so memory stays bounded however long the log grows.
+    `where` filters. Callers page by passing the last seq they saw as `after_seq`, so memory
+    stays bounded however long the log grows.
     """
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM audit_log"
         " WHERE seq > %(after)s"
         " AND (%(to)s = 0 OR seq <= %(to)s)"
         " AND (%(prefix)s = '' OR starts_with(subject, %(prefix)s))"
+        " AND (%(mission)s = '' OR subject = 'mission/' || %(mission)s"
+        "      OR starts_with(subject, 'mission/' || %(mission)s || '/'))"
+        " AND (%(task)s = '' OR subject = 'task/' || %(task)s"
+        "      OR right(subject, length(%(task)s) + 6) = '/task/' || %(task)s)"
+        " AND (%(agent)s = '' OR actor = 'agent:' || %(agent)s)"
         " AND (%(action)s = '' OR action = %(action)s)"
+        " AND (%(since)s::timestamptz IS NULL OR recorded_at >= %(since)s)"
+        " AND (%(until)s::timestamptz IS NULL OR recorded_at < %(until)s)"
         " ORDER BY seq LIMIT %(limit)s",
-        {"after": after_seq, "to": to_seq, "prefix": subject_prefix, "action": action, "limit": limit},
+        {"after": after_seq, "to": to_seq, "prefix": where.subject_prefix, "mission": where.mission_id,
+         "task": where.task_id, "agent": where.agent, "action": where.action, "since": where.since,
+         "until": where.until, "limit": limit},
     )
     return [AuditEntry(**row) for row in await cur.fetchall()]
+
+
+async def read_entry_hashes(
+    conn: Connection, *, after_seq: int, to_seq: int = 0, limit: int = 10_000
+) -> list[tuple[int, bytes]]:
+    """(seq, entry_hash) of up to `limit` entries after `after_seq` (to `to_seq`, 0: the end), by seq.
+
+    The Merkle leaves; callers check the seqs, since a gap would shift every later leaf.
+    """
+    cur = await conn.execute(
+        "SELECT seq, entry_hash FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
+        (after_seq, to_seq, to_seq, limit),
+    )
+    return [(row["seq"], row["entry_hash"]) for row in await cur.fetchall()]
+
+
+async def insert_checkpoint(conn: Connection, checkpoint: StoredCheckpoint) -> bool:
+    """Store a signed checkpoint; False when one for that tree size is already there."""
+    cur = await conn.execute(
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, signed_at, note) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (tree_size) DO NOTHING",
+        (checkpoint.tree_size, checkpoint.root_hash, checkpoint.signed_at, checkpoint.note),
+    )
+    return cur.rowcount == 1
+
+
+async def latest_checkpoint(conn: Connection, *, at_most: int = 0) -> StoredCheckpoint | None:
+    """The checkpoint with the largest tree size (at most `at_most` when non-zero), or None."""
+    cur = await conn.execute(
+        "SELECT tree_size, root_hash, signed_at, note FROM audit_checkpoints"
+        " WHERE %s = 0 OR tree_size <= %s ORDER BY tree_size DESC LIMIT 1",
+        (at_most, at_most),
+    )
+    row = await cur.fetchone()
+    return StoredCheckpoint(**row) if row else None
+
+
+async def checkpoint_covering(conn: Connection, tree_size: int) -> StoredCheckpoint | None:
+    """The smallest checkpoint whose tree holds `tree_size` entries or more, or None."""
+    cur = await conn.execute(
+        "SELECT tree_size, root_hash, signed_at, note FROM audit_checkpoints"
+        " WHERE tree_size >= %s ORDER BY tree_size LIMIT 1",
+        (tree_size,),
+    )
+    row = await cur.fetchone()
+    return StoredCheckpoint(**row) if row else None
+
+
+async def read_checkpoints(conn: Connection) -> list[StoredCheckpoint]:
+    """Every stored checkpoint, by tree size."""
+    cur = await conn.execute("SELECT tree_size, root_hash, signed_at, note FROM audit_checkpoints ORDER BY tree_size")
+    return [StoredCheckpoint(**row) for row in await cur.fetchall()]

@@ -40,11 +40,15 @@ def migrate(url: str) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_version ("
-                    " version integer PRIMARY KEY, name text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())"
-                )
+                # Only create when missing: CREATE ... IF NOT EXISTS still needs CREATE on the schema,
+                # which the application role (agentcoord_app) rightly lacks.
+                exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+                if not (exists and exists[0]):
+                    conn.execute(
+                        "CREATE TABLE schema_version ("
+                        " version integer PRIMARY KEY, name text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())"
+                    )
                 applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
                 for version, name, sql in available_migrations():
                     if version in applied:

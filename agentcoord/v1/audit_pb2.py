@@ -25,27 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61gentcoord/v1/audit.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12/\n\x0brecorded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x0f\n\x07payload\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\x0c\x12\x12\n\nentry_hash\x18\t \x01(\x0c\"g\n\rAppendRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x14\n\x0cpayload_json\x18\x05 \x01(\t\"L\n\x0e\x41ppendResponse\x12(\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.AuditEntry\x12\x10\n\x08\x61ppended\x18\x02 \x01(\x08\"b\n\x12ListEntriesRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x16\n\x0esubject_prefix\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\"A\n\x13ListEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.agentcoord.v1.AuditEntry\"1\n\rVerifyRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x03\x12\x0e\n\x06to_seq\x18\x02 \x01(\x03\"a\n\x0eVerifyResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t2\xf2\x01\n\x0c\x41uditService\x12\x45\n\x06\x41ppend\x12\x1c.agentcoord.v1.AppendRequest\x1a\x1d.agentcoord.v1.AppendResponse\x12T\n\x0bListEntries\x12!.agentcoord.v1.ListEntriesRequest\x1a\".agentcoord.v1.ListEntriesResponse\x12\x45\n\x06Verify\x12\x1c.agentcoord.v1.VerifyRequest\x1a\x1d.agentcoord.v1.VerifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61gentcoord/v1/audit.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12/\n\x0brecorded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x0f\n\x07payload\x18\x07 \x01(\x0c\x12\x11\n\tprev_hash\x18\x08 \x01(\x0c\x12\x12\n\nentry_hash\x18\t \x01(\x0c\"g\n\rAppendRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x14\n\x0cpayload_json\x18\x05 \x01(\t\"L\n\x0e\x41ppendResponse\x12(\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.AuditEntry\x12\x10\n\x08\x61ppended\x18\x02 \x01(\x08\"\xf4\x01\n\x12ListEntriesRequest\x12\x11\n\tafter_seq\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x16\n\x0esubject_prefix\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x12\n\nmission_id\x18\x05 \x01(\t\x12\x0f\n\x07task_id\x18\x06 \x01(\t\x12\r\n\x05\x61gent\x18\x07 \x01(\t\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"A\n\x13ListEntriesResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.agentcoord.v1.AuditEntry\"1\n\rVerifyRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x03\x12\x0e\n\x06to_seq\x18\x02 \x01(\x03\"\xd8\x01\n\x0eVerifyResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x32\n\x0cproblem_kind\x18\x05 \x01(\x0e\x32\x1c.agentcoord.v1.VerifyProblem\x12\x11\n\ttree_size\x18\x06 \x01(\x03\x12\x11\n\troot_hash\x18\x07 \x01(\x0c\x12\x1b\n\x13\x63heckpoints_checked\x18\x08 \x01(\x03\"\x1e\n\x0fGetEntryRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x03\"<\n\x10GetEntryResponse\x12(\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.AuditEntry\"D\n\x13\x41ppendStreamRequest\x12-\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1c.agentcoord.v1.AppendRequest\"^\n\x14\x41ppendStreamResponse\x12.\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1d.agentcoord.v1.AppendResponse\x12\x16\n\x0e\x61ppended_count\x18\x02 \x01(\x03\"o\n\nCheckpoint\x12\x11\n\ttree_size\x18\x01 \x01(\x03\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04note\x18\x04 \x01(\t\")\n\x14GetCheckpointRequest\x12\x11\n\ttree_size\x18\x01 \x01(\x03\"F\n\x15GetCheckpointResponse\x12-\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.Checkpoint\"7\n\x15InclusionProofRequest\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttree_size\x18\x02 \x01(\x03\"\xbb\x01\n\x16InclusionProofResponse\x12(\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x19.agentcoord.v1.AuditEntry\x12\x12\n\nleaf_index\x18\x02 \x01(\x03\x12\x11\n\ttree_size\x18\x03 \x01(\x03\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x0e\n\x06hashes\x18\x05 \x03(\x0c\x12-\n\ncheckpoint\x18\x06 \x01(\x0b\x32\x19.agentcoord.v1.Checkpoint\"=\n\x17\x43onsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x03\x12\x10\n\x08new_size\x18\x02 \x01(\x03\"*\n\x18\x43onsistencyProofResponse\x12\x0e\n\x06hashes\x18\x01 \x03(\x0c*\x86\x02\n\rVerifyProblem\x12\x1e\n\x1aVERIFY_PROBLEM_UNSPECIFIED\x10\x00\x12\x1a\n\x16VERIFY_PROBLEM_CHANGED\x10\x01\x12\x1e\n\x1aVERIFY_PROBLEM_BROKEN_LINK\x10\x02\x12\x1a\n\x16VERIFY_PROBLEM_MISSING\x10\x03\x12\x1c\n\x18VERIFY_PROBLEM_REORDERED\x10\x04\x12 \n\x1cVERIFY_PROBLEM_BAD_SIGNATURE\x10\x05\x12 \n\x1cVERIFY_PROBLEM_ROOT_MISMATCH\x10\x06\x12\x1b\n\x17VERIFY_PROBLEM_ROLLBACK\x10\x07\x32\xba\x05\n\x0c\x41uditService\x12\x45\n\x06\x41ppend\x12\x1c.agentcoord.v1.AppendRequest\x1a\x1d.agentcoord.v1.AppendResponse\x12T\n\x0bListEntries\x12!.agentcoord.v1.ListEntriesRequest\x1a\".agentcoord.v1.ListEntriesResponse\x12\x45\n\x06Verify\x12\x1c.agentcoord.v1.VerifyRequest\x1a\x1d.agentcoord.v1.VerifyResponse\x12K\n\x08GetEntry\x12\x1e.agentcoord.v1.GetEntryRequest\x1a\x1f.agentcoord.v1.GetEntryResponse\x12Y\n\x0c\x41ppendStream\x12\".agentcoord.v1.AppendStreamRequest\x1a#.agentcoord.v1.AppendStreamResponse(\x01\x12Z\n\rGetCheckpoint\x12#.agentcoord.v1.GetCheckpointRequest\x1a$.agentcoord.v1.GetCheckpointResponse\x12]\n\x0eInclusionProof\x12$.agentcoord.v1.InclusionProofRequest\x1a%.agentcoord.v1.InclusionProofResponse\x12\x63\n\x10\x43onsistencyProof\x12&.agentcoord.v1.ConsistencyProofRequest\x1a\'.agentcoord.v1.ConsistencyProofResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentcoord.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_VERIFYPROBLEM']._serialized_start=1886
+  _globals['_VERIFYPROBLEM']._serialized_end=2148
   _globals['_AUDITENTRY']._serialized_start=78
   _globals['_AUDITENTRY']._serialized_end=274
   _globals['_APPENDREQUEST']._serialized_start=276
   _globals['_APPENDREQUEST']._serialized_end=379
   _globals['_APPENDRESPONSE']._serialized_start=381
   _globals['_APPENDRESPONSE']._serialized_end=457
-  _globals['_LISTENTRIESREQUEST']._serialized_start=459
-  _globals['_LISTENTRIESREQUEST']._serialized_end=557
-  _globals['_LISTENTRIESRESPONSE']._serialized_start=559
-  _globals['_LISTENTRIESRESPONSE']._serialized_end=624
-  _globals['_VERIFYREQUEST']._serialized_start=626
-  _globals['_VERIFYREQUEST']._serialized_end=675
-  _globals['_VERIFYRESPONSE']._serialized_start=677
-  _globals['_VERIFYRESPONSE']._serialized_end=774
-  _globals['_AUDITSERVICE']._serialized_start=777
-  _globals['_AUDITSERVICE']._serialized_end=1019
+  _globals['_LISTENTRIESREQUEST']._serialized_start=460
+  _globals['_LISTENTRIESREQUEST']._serialized_end=704
+  _globals['_LISTENTRIESRESPONSE']._serialized_start=706
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=771
+  _globals['_VERIFYREQUEST']._serialized_start=773
+  _globals['_VERIFYREQUEST']._serialized_end=822
+  _globals['_VERIFYRESPONSE']._serialized_start=825
+  _globals['_VERIFYRESPONSE']._serialized_end=1041
+  _globals['_GETENTRYREQUEST']._serialized_start=1043
+  _globals['_GETENTRYREQUEST']._serialized_end=1073
+  _globals['_GETENTRYRESPONSE']._serialized_start=1075
+  _globals['_GETENTRYRESPONSE']._serialized_end=1135
+  _globals['_APPENDSTREAMREQUEST']._serialized_start=1137
+  _globals['_APPENDSTREAMREQUEST']._serialized_end=1205
+  _globals['_APPENDSTREAMRESPONSE']._serialized_start=1207
+  _globals['_APPENDSTREAMRESPONSE']._serialized_end=1301
+  _globals['_CHECKPOINT']._serialized_start=1303
+  _globals['_CHECKPOINT']._serialized_end=1414
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=1416
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=1457
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=1459
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=1529
+  _globals['_INCLUSIONPROOFREQUEST']._serialized_start=1531
+  _globals['_INCLUSIONPROOFREQUEST']._serialized_end=1586
+  _globals['_INCLUSIONPROOFRESPONSE']._serialized_start=1589
+  _globals['_INCLUSIONPROOFRESPONSE']._serialized_end=1776
+  _globals['_CONSISTENCYPROOFREQUEST']._serialized_start=1778
+  _globals['_CONSISTENCYPROOFREQUEST']._serialized_end=1839
+  _globals['_CONSISTENCYPROOFRESPONSE']._serialized_start=1841
+  _globals['_CONSISTENCYPROOFRESPONSE']._serialized_end=1883
+  _globals['_AUDITSERVICE']._serialized_start=2151
+  _globals['_AUDITSERVICE']._serialized_end=2849
 # @@protoc_insertion_point(module_scope)

@@ -50,6 +50,31 @@ class AuditServiceStub:
                 request_serializer=agentcoord_dot_v1_dot_audit__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_audit__pb2.VerifyResponse.FromString,
                 _registered_method=True)
+        self.GetEntry = channel.unary_unary(
+                '/agentcoord.v1.AuditService/GetEntry',
+                request_serializer=agentcoord_dot_v1_dot_audit__pb2.GetEntryRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_audit__pb2.GetEntryResponse.FromString,
+                _registered_method=True)
+        self.AppendStream = channel.stream_unary(
+                '/agentcoord.v1.AuditService/AppendStream',
+                request_serializer=agentcoord_dot_v1_dot_audit__pb2.AppendStreamRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_audit__pb2.AppendStreamResponse.FromString,
+                _registered_method=True)
+        self.GetCheckpoint = channel.unary_unary(
+                '/agentcoord.v1.AuditService/GetCheckpoint',
+                request_serializer=agentcoord_dot_v1_dot_audit__pb2.GetCheckpointRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_audit__pb2.GetCheckpointResponse.FromString,
+                _registered_method=True)
+        self.InclusionProof = channel.unary_unary(
+                '/agentcoord.v1.AuditService/InclusionProof',
+                request_serializer=agentcoord_dot_v1_dot_audit__pb2.InclusionProofRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_audit__pb2.InclusionProofResponse.FromString,
+                _registered_method=True)
+        self.ConsistencyProof = channel.unary_unary(
+                '/agentcoord.v1.AuditService/ConsistencyProof',
+                request_serializer=agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -71,7 +96,44 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Verify(self, request, context):
-        """Verify recomputes the hash chain and reports the first bad entry.
+        """Verify recomputes the hash chain, the Merkle tree and the checkpoint signatures, and
+        reports the first problem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEntry(self, request, context):
+        """GetEntry returns the entry at one seq (NOT_FOUND if there is none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendStream(self, request_iterator, context):
+        """AppendStream appends a client stream of batches of entries (one transaction per 1000
+        entries); replayed event_ids return the entry first stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCheckpoint(self, request, context):
+        """GetCheckpoint returns a signed checkpoint (tree size, Merkle root, time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InclusionProof(self, request, context):
+        """InclusionProof proves an entry is in the tree of a given size (RFC 6962 audit path).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConsistencyProof(self, request, context):
+        """ConsistencyProof proves the tree of an old size is a prefix of the tree of a new size.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +156,31 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=agentcoord_dot_v1_dot_audit__pb2.VerifyRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_audit__pb2.VerifyResponse.SerializeToString,
+            ),
+            'GetEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEntry,
+                    request_deserializer=agentcoord_dot_v1_dot_audit__pb2.GetEntryRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_audit__pb2.GetEntryResponse.SerializeToString,
+            ),
+            'AppendStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.AppendStream,
+                    request_deserializer=agentcoord_dot_v1_dot_audit__pb2.AppendStreamRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_audit__pb2.AppendStreamResponse.SerializeToString,
+            ),
+            'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoint,
+                    request_deserializer=agentcoord_dot_v1_dot_audit__pb2.GetCheckpointRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_audit__pb2.GetCheckpointResponse.SerializeToString,
+            ),
+            'InclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.InclusionProof,
+                    request_deserializer=agentcoord_dot_v1_dot_audit__pb2.InclusionProofRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_audit__pb2.InclusionProofResponse.SerializeToString,
+            ),
+            'ConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConsistencyProof,
+                    request_deserializer=agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +265,141 @@ class AuditService:
             '/agentcoord.v1.AuditService/Verify',
             agentcoord_dot_v1_dot_audit__pb2.VerifyRequest.SerializeToString,
             agentcoord_dot_v1_dot_audit__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.AuditService/GetEntry',
+            agentcoord_dot_v1_dot_audit__pb2.GetEntryRequest.SerializeToString,
+            agentcoord_dot_v1_dot_audit__pb2.GetEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/agentcoord.v1.AuditService/AppendStream',
+            agentcoord_dot_v1_dot_audit__pb2.AppendStreamRequest.SerializeToString,
+            agentcoord_dot_v1_dot_audit__pb2.AppendStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.AuditService/GetCheckpoint',
+            agentcoord_dot_v1_dot_audit__pb2.GetCheckpointRequest.SerializeToString,
+            agentcoord_dot_v1_dot_audit__pb2.GetCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.AuditService/InclusionProof',
+            agentcoord_dot_v1_dot_audit__pb2.InclusionProofRequest.SerializeToString,
+            agentcoord_dot_v1_dot_audit__pb2.InclusionProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.AuditService/ConsistencyProof',
+            agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofRequest.SerializeToString,
+            agentcoord_dot_v1_dot_audit__pb2.ConsistencyProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,8 +1,10 @@
 """AuditService: the tamper-evident, hash-chained record of every action.
 
-`canonical` makes payload bytes (secrets redacted), `chain` hashes and verifies entries, `log`
-is the service object over the database, `appender` feeds it from the event bus, `servicer`
-speaks gRPC. Mounted by agentcoord.services.host; docs/audit-format.md defines the encoding.
+`canonical` makes payload bytes (secrets redacted), `chain` hashes and verifies entries,
+`merkle` is the RFC 6962 tree and its proofs, `checkpoint` signs tree heads, `checkpointer`
+publishes them, `verify` checks chain, tree and signatures, `log` is the service object over the
+database, `appender` feeds it from the event bus, `servicer` speaks gRPC. Mounted by
+agentcoord.services.host; docs/audit-format.md defines the encodings.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import grpc
 
 from agentcoord.services.audit.appender import append_pending_events, run_background
 from agentcoord.services.audit.chain import Problem, VerifyReport, verify_chain
-from agentcoord.services.audit.log import AuditLog, verify_log
+from agentcoord.services.audit.checkpoint import AuditFiles, load_or_create_signing_key
+from agentcoord.services.audit.log import AuditLog
 from agentcoord.services.audit.servicer import AuditServicer
+from agentcoord.services.audit.verify import verify_log
 from agentcoord.services.context import ServiceContext
 from agentcoord.v1 import audit_pb2_grpc
 
@@ -20,6 +24,7 @@ SERVICE_NAMES: tuple[str, ...] = ("agentcoord.v1.AuditService",)
 
 __all__ = [
     "SERVICE_NAMES",
+    "AuditFiles",
     "AuditLog",
     "Problem",
     "VerifyReport",
@@ -32,5 +37,8 @@ __all__ = [
 
 
 def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
-    """Mount AuditService over the shared database."""
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(AuditLog(context.db)), server)
+    """Mount AuditService over the shared database; its checkpoints are checked with the log's key."""
+    files = AuditFiles.under(context.config.state_dir)
+    public_key = load_or_create_signing_key(files.signing_key).public_key()
+    audit_log = AuditLog(context.db, public_key=public_key, checkpoint_dir=files.checkpoint_dir)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(audit_log), server)

@@ -1,9 +1,10 @@
 """The audit appender: the event-bus consumer that turns every event into an audit entry.
 
 Because every state change writes an event in the same transaction, auditing the bus audits
-everything by construction. Each batch of entries is appended in the same transaction that
-moves the consumer offset ("audit-appender"), and entries are keyed by `event:<event_id>`, so
-delivery may repeat (restarts, several service replicas) but each event is audited exactly once.
+everything by construction. Each batch of entries is appended (one lock, one COPY) in the same
+transaction that moves the consumer offset ("audit-appender"), and entries are keyed by
+`event:<event_id>`, so delivery may repeat (restarts, several service replicas) but each event
+is audited exactly once. After each round the checkpointer signs the tree head when it is due.
 
 `consume_events` wakes on LISTEN/NOTIFY and also polls, so a missed notification (listener
 reconnecting, NOTIFY lost in a crash) delays an entry by at most one poll interval.
@@ -14,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
 
 from agentcoord.errors import InvalidInputError, StoreError
-from agentcoord.services.audit.canonical import redact
+from agentcoord.services.audit.canonical import canonical_payload, redact
 from agentcoord.services.audit.chain import format_recorded_at
-from agentcoord.services.audit.log import BUS_EVENT_PREFIX, append_entry
+from agentcoord.services.audit.checkpoint import AuditFiles, load_or_create_signing_key
+from agentcoord.services.audit.checkpointer import Checkpointer
+from agentcoord.services.audit.log import BUS_EVENT_PREFIX, NewEntry, append_entries
 from agentcoord.services.context import ServiceContext
 from agentcoord.store import Database
-from agentcoord.store.database import Connection
 from agentcoord.store.events import (
     Event,
     listen_for_events,
@@ -65,8 +68,8 @@ async def append_pending_events(db: Database, *, batch: int = 500) -> int:
         async with db.transaction() as conn:
             offset = await load_offset(conn, CONSUMER, for_update=True)
             events = await read_events_after(conn, offset, limit=batch)
-            for event in events:
-                appended_total += await _audit_event(conn, event)
+            results = await append_entries(conn, [_entry_for(event) for event in events])
+            appended_total += sum(appended for _, appended in results)
             if events:
                 await save_offset(conn, CONSUMER, events[-1].event_id)
         if len(events) < batch:
@@ -74,11 +77,17 @@ async def append_pending_events(db: Database, *, batch: int = 500) -> int:
 
 
 async def consume_events(
-    db: Database, *, listen_url: str | None, stop: asyncio.Event, poll_interval_s: float = POLL_INTERVAL_S
+    db: Database,
+    *,
+    listen_url: str | None,
+    stop: asyncio.Event,
+    poll_interval_s: float = POLL_INTERVAL_S,
+    after_round: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Append pending events whenever NOTIFY arrives or `poll_interval_s` passes, until `stop`.
 
     `listen_url` is where a dedicated autocommit connection LISTENs; None polls only.
+    `after_round` runs after every round of appends (the checkpointer).
     """
     listener = None
     if listen_url:
@@ -88,6 +97,8 @@ async def consume_events(
     try:
         while not stop.is_set():
             await append_pending_events(db)
+            if after_round is not None:
+                await after_round()
             await _wait_for_wakeup(listener, stop, poll_interval_s)
     finally:
         if listener is not None:
@@ -95,27 +106,35 @@ async def consume_events(
 
 
 async def run_background(context: ServiceContext, stop: asyncio.Event) -> None:
-    """The host's entry point: consume the bus into the audit log until `stop` is set."""
-    await consume_events(context.db, listen_url=context.config.database.url, stop=stop)
+    """The host's entry point: consume the bus into the audit log and sign checkpoints until `stop`.
+
+    The signing key is created under the state directory on first start (see AuditFiles).
+    """
+    files = AuditFiles.under(context.config.state_dir)
+    key = load_or_create_signing_key(files.signing_key)
+    checkpointer = Checkpointer(context.db, key=key, checkpoint_dir=files.checkpoint_dir)
+    await consume_events(
+        context.db, listen_url=context.config.database.url, stop=stop, after_round=checkpointer.maybe_checkpoint
+    )
 
 
-async def _audit_event(conn: Connection, event: Event) -> int:
-    """Append the entry for one event (1 if new, 0 if already there)."""
-    key = f"{BUS_EVENT_PREFIX}{event.event_id}"
-    about = {"actor": event.actor, "action": event.topic, "subject": event_subject(event)}
+def _entry_for(event: Event) -> NewEntry:
+    """The audit entry for one event."""
     payload = event_payload(event)
     try:
-        _, appended = await append_entry(conn, key, payload=payload, **about)
+        payload_bytes = canonical_payload(payload)
     except InvalidInputError as exc:
         # Refusing would stall the whole bus behind one event; keep the fact, flag the problem.
         log.warning("event %d has a payload that is not canonical JSON: %s", event.event_id, exc)
-        fallback = {
+        payload_bytes = canonical_payload({
             "event_created_at": payload["event_created_at"],
             "payload_error": str(exc),
             "payload_text": json.dumps(redact(event.payload), sort_keys=True, ensure_ascii=False),
-        }
-        _, appended = await append_entry(conn, key, payload=fallback, **about)
-    return int(appended)
+        })
+    return NewEntry(
+        event_id=f"{BUS_EVENT_PREFIX}{event.event_id}", actor=event.actor, action=event.topic,
+        subject=event_subject(event), payload=payload_bytes,
+    )
 
 
 async def _wait_for_wakeup(listener: psycopg.AsyncConnection | None, stop: asyncio.Event, timeout_s: float) -> None:

@@ -11,8 +11,10 @@ Redaction runs first, so a secret never reaches the hash, the table or a log lin
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import json.encoder
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 from agentcoord.errors import InvalidInputError
 
 REDACTED = "[REDACTED]"
+_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
 
 # Key words (after splitting snake_case, kebab-case and camelCase) that mark a secret value.
 _SECRET_WORDS = frozenset(
@@ -40,6 +43,7 @@ _SECRET_VALUE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # payload keys repeat from event to event
 def is_secret_key(key: str) -> bool:
     """True when a mapping key names a secret (`api_key`, `accessToken`, `Authorization`, ...).
 
@@ -67,15 +71,45 @@ def canonical_json(value: Any, *, field: str = "payload") -> bytes:
 
     Accepts mappings with string keys, lists/tuples, strings, integers, booleans and None.
     """
-    normalised = _normalise(value, field)
-    return json.dumps(normalised, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    try:
+        return _COMPACT.encode(_sorted(value)).encode("utf-8")
+    except (_RefusedJson, UnicodeEncodeError):
+        _normalise(value, field)  # walks again, naming the path of what is wrong
+        raise InvalidInputError("is not canonical JSON", field=field) from None
 
 
 def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> bytes:
     """Redact, then canonicalise, an audit payload: the exact bytes that are stored and hashed."""
     if not isinstance(payload, Mapping):
         raise InvalidInputError("must be a JSON object", field=field)
-    return canonical_json(redact(payload), field=field)
+    try:  # one walk that redacts and sorts; the two-step path below names what is wrong
+        return _COMPACT.encode(_redacted_sorted(payload)).encode("utf-8")
+    except (_RefusedJson, UnicodeEncodeError):
+        return canonical_json(redact(payload), field=field)
+
+
+def json_string(text: str) -> str:
+    """A string as canonical JSON writes it (quoted, escaped as JSON.stringify does)."""
+    return _encode_string(text)
+
+
+def is_canonical(data: bytes) -> bool:
+    """True when `data` is exactly the canonical JSON of the value it parses to.
+
+    The common case is settled by the C parser and printer; anything they cannot decide
+    (duplicate keys, characters outside the Basic Multilingual Plane whose UTF-16 order differs
+    from code-point order, lone surrogates) takes the strict path.
+    """
+    try:
+        printed = _SORTED.encode(_STRICT.decode(data.decode("utf-8"))).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
+        printed = b""
+    if printed == data and (data.isascii() or not _ASTRAL.search(data)):
+        return True
+    try:
+        return canonical_json(parse_json(data, field="payload")) == data
+    except InvalidInputError:
+        return False
 
 
 def parse_json(text: str | bytes, *, field: str) -> Any:
@@ -111,6 +145,12 @@ def _refuse_float(text: str) -> Any:
     raise _RefusedJson(f"non-integer number {text} is not allowed; use integers (e.g. micro-dollars)")
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
+_STRICT = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float)
+_ASTRAL = re.compile(rb"[\xf0-\xf4]")  # lead bytes of characters outside the BMP
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -118,6 +158,46 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _RefusedJson(f"duplicate key {key!r}")
         result[key] = value
     return result
+
+
+def _redacted_sorted(value: Any) -> Any:
+    """`_sorted(redact(value))` in a single walk (the hot path of every append)."""
+    if isinstance(value, str):
+        return _SECRET_VALUE.sub(REDACTED, value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        keys = list(value)
+        if not all(isinstance(key, str) for key in keys):
+            raise _RefusedJson("object key is not a string")
+        keys.sort(key=None if all(key.isascii() for key in keys) else _utf16_order)
+        return {key: REDACTED if is_secret_key(key) else _redacted_sorted(value[key]) for key in keys}
+    if isinstance(value, list | tuple):
+        return [_redacted_sorted(item) for item in value]
+    raise _RefusedJson(f"{type(value).__name__} is not a JSON value")
+
+
+def _sorted(value: Any) -> Any:
+    """A copy with every object's keys in canonical order; _RefusedJson for what JSON cannot hold.
+
+    The fast path of canonical_json: lone surrogates surface when the text is encoded, and
+    `_normalise` then finds and names whatever was wrong.
+    """
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        keys = list(value)
+        if not all(isinstance(key, str) for key in keys):
+            raise _RefusedJson("object key is not a string")
+        keys.sort(key=None if all(key.isascii() for key in keys) else _utf16_order)
+        return {key: _sorted(value[key]) for key in keys}
+    if isinstance(value, list | tuple):
+        return [_sorted(item) for item in value]
+    raise _RefusedJson(f"{type(value).__name__} is not a JSON value")
 
 
 def _normalise(value: Any, path: str) -> Any:

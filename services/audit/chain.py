@@ -3,8 +3,8 @@
 entry_hash = SHA-256(b"agentcoord.audit.entry.v1\\x00" + canonical JSON of the entry record),
 where the record holds seq, event_id, recorded_at, actor, action, subject, the payload (as a
 JSON value) and prev_hash (hex); docs/audit-format.md spells it out byte for byte. The prefix
-separates these hashes from every other SHA-256 the system will make (Merkle nodes and
-checkpoints use their own prefixes). Entry hashes are the leaves of the future Merkle tree.
+separates these hashes from every other SHA-256 the system makes (Merkle nodes use their own
+prefixes; checkpoints are signed notes). Entry hashes are the leaves of the Merkle tree (merkle.py).
 
 `ChainVerifier` checks entries one at a time, so a caller can stream a log of any length
 through it; `verify_chain` runs it over an iterable.
@@ -12,27 +12,29 @@ through it; `verify_chain` runs it over an iterable.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agentcoord.errors import InvalidInputError
-from agentcoord.services.audit.canonical import canonical_json, parse_json
+from agentcoord.services.audit.canonical import is_canonical, json_string
 from agentcoord.store.audit import AuditEntry
 
 ENTRY_DOMAIN = b"agentcoord.audit.entry.v1\x00"
 GENESIS_HASH = bytes(32)
 """prev_hash of seq 1: 32 zero bytes."""
+REORDER_WINDOW = 1000
+"""How far from its seq a bad entry is looked for under another seq (to report it as moved)."""
 
 
 def format_recorded_at(moment: datetime) -> str:
     """RFC 3339 in UTC with exactly six fractional digits, e.g. 2025-01-02T03:04:05.000600Z."""
     if moment.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def hash_preimage(entry: AuditEntry) -> bytes:
@@ -41,20 +43,42 @@ def hash_preimage(entry: AuditEntry) -> bytes:
     Raises InvalidInputError when the payload bytes are not canonical JSON (not JSON, floats,
     key order, whitespace, ...): such bytes could not have come from an honest append.
     """
-    value = parse_json(entry.payload, field="payload")
-    if canonical_json(value) != entry.payload:
+    if not is_canonical(entry.payload):
         raise InvalidInputError("is not in canonical JSON form", field="payload")
-    record = {
-        "seq": entry.seq,
-        "event_id": entry.event_id,
-        "recorded_at": format_recorded_at(entry.recorded_at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "subject": entry.subject,
-        "payload": value,
-        "prev_hash": entry.prev_hash.hex(),
-    }
-    return ENTRY_DOMAIN + canonical_json(record, field="entry")
+    return _preimage(entry)
+
+
+def _preimage(entry: AuditEntry) -> bytes:
+    """DOMAIN || canonical JSON of the record, assembled around the (canonical) payload bytes.
+
+    The record's keys are fixed, so their sorted order is too: splicing the stored payload in
+    yields exactly the canonical JSON of the record, without parsing the payload again.
+    """
+    return _assemble(entry.seq, entry.event_id, entry.recorded_at, entry.actor, entry.action, entry.subject,
+                     entry.payload, entry.prev_hash)
+
+
+def _assemble(
+    seq: int, event_id: str, recorded_at: datetime, actor: str, action: str, subject: str, payload: bytes,
+    prev_hash: bytes,
+) -> bytes:
+    try:
+        head = (
+            f'{{"action":{json_string(action)},"actor":{json_string(actor)},'
+            f'"event_id":{json_string(event_id)},"payload":'
+        ).encode()
+        tail = (
+            f',"prev_hash":"{prev_hash.hex()}","recorded_at":"{_recorded_at_text(recorded_at)}",'
+            f'"seq":{int(seq)},"subject":{json_string(subject)}}}'
+        ).encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"string is not valid Unicode (lone surrogate): {exc.reason}", field="entry") from None
+    return ENTRY_DOMAIN + head + payload + tail
+
+
+@functools.lru_cache(maxsize=1024)  # entries of one batch share their recorded_at
+def _recorded_at_text(moment: datetime) -> str:
+    return format_recorded_at(moment)
 
 
 def compute_entry_hash(entry: AuditEntry) -> bytes:
@@ -74,11 +98,11 @@ def build_entry(
     prev_hash: bytes,
 ) -> AuditEntry:
     """A new entry whose entry_hash covers all the given content (`payload`: canonical bytes)."""
-    draft = AuditEntry(
-        seq=seq, event_id=event_id, recorded_at=recorded_at, actor=actor, action=action,
-        subject=subject, payload=payload, prev_hash=prev_hash, entry_hash=b"",
+    preimage = _assemble(seq, event_id, recorded_at, actor, action, subject, payload, prev_hash)
+    return AuditEntry(
+        seq=seq, event_id=event_id, recorded_at=recorded_at, actor=actor, action=action, subject=subject,
+        payload=payload, prev_hash=prev_hash, entry_hash=hashlib.sha256(preimage).digest(),
     )
-    return dataclasses.replace(draft, entry_hash=compute_entry_hash(draft))
 
 
 class Problem(enum.Enum):
@@ -92,6 +116,14 @@ class Problem(enum.Enum):
     """seq skips ahead: the entry with the expected seq is gone (or was moved later)."""
     REORDERED = "reordered/inserted"
     """seq goes backwards or repeats: an entry was moved earlier or an extra one inserted."""
+    BAD_SIGNATURE = "bad checkpoint signature"
+    """A checkpoint (in the database or the external directory) is not signed by the log's key."""
+    ROOT_MISMATCH = "root mismatch"
+    """The chain holds together, but the Merkle root of the first n entries differs from the
+    signed checkpoint of size n: entries were rewritten and every later hash recomputed."""
+    ROLLBACK = "rollback"
+    """The log is shorter than, or serves a checkpoint older than, the newest checkpoint signed:
+    the tail was truncated (and perhaps re-sealed) or an old checkpoint is passed off as new."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +131,9 @@ class VerifyReport:
     """The outcome of verifying a range of the log.
 
     `entries_checked` counts entries read up to and including the first bad one.
-    `first_bad_seq` is 0 when intact; `detail` says what was found there.
+    `first_bad_seq` is 0 when intact; `detail` says what was found there. `tree_size` and
+    `root_hash` describe the tree recomputed from the stored entry hashes, and
+    `checkpoints_checked` counts the signed checkpoints compared with it (when the chain held).
     """
 
     intact: bool
@@ -107,14 +141,19 @@ class VerifyReport:
     first_bad_seq: int = 0
     problem: Problem | None = None
     detail: str = ""
+    tree_size: int = 0
+    root_hash: bytes = b""
+    checkpoints_checked: int = 0
 
     def describe(self) -> str:
         """One line for people, e.g. "audit log TAMPERED at seq 7: changed (...)"."""
         if self.intact:
             noun = "entry" if self.entries_checked == 1 else "entries"
-            return f"audit log intact: {self.entries_checked} {noun}"
+            signed = f", {self.checkpoints_checked} signed checkpoints match" if self.checkpoints_checked else ""
+            return f"audit log intact: {self.entries_checked} {noun}{signed}"
         assert self.problem is not None
-        return f"audit log TAMPERED at seq {self.first_bad_seq}: {self.problem.value} ({self.detail})"
+        where = f" at seq {self.first_bad_seq}" if self.first_bad_seq else ""
+        return f"audit log TAMPERED{where}: {self.problem.value} ({self.detail})"
 
 
 class ChainVerifier:
@@ -147,13 +186,20 @@ class ChainVerifier:
             return self._fail(
                 entry.seq, Problem.REORDERED, f"seq {entry.seq} appears where seq {expected} belongs"
             )
-        if self._prev_hash is not None and entry.prev_hash != self._prev_hash:
-            before = "the genesis hash" if entry.seq == 1 else f"the entry_hash of seq {entry.seq - 1}"
-            return self._fail(entry.seq, Problem.BROKEN_LINK, f"prev_hash does not match {before}")
+        linked = self._prev_hash is None or entry.prev_hash == self._prev_hash
         try:
             recomputed = compute_entry_hash(entry)
         except InvalidInputError:
             return self._fail(entry.seq, Problem.CHANGED, "payload bytes are not canonical JSON")
+        if recomputed != entry.entry_hash:
+            moved = _hashed_as(entry)
+            if moved:
+                return self._fail(
+                    min(entry.seq, moved), Problem.REORDERED, f"seq {entry.seq} holds the entry hashed as seq {moved}"
+                )
+        if not linked:
+            before = "the genesis hash" if entry.seq == 1 else f"the entry_hash of seq {entry.seq - 1}"
+            return self._fail(entry.seq, Problem.BROKEN_LINK, f"prev_hash does not match {before}")
         if recomputed != entry.entry_hash:
             return self._fail(entry.seq, Problem.CHANGED, "entry hash does not match its content")
         self._expected_seq = expected + 1
@@ -169,6 +215,28 @@ class ChainVerifier:
             intact=False, entries_checked=self._checked, first_bad_seq=seq, problem=problem, detail=detail
         )
         return False
+
+
+def _hashed_as(entry: AuditEntry) -> int:
+    """The seq (within REORDER_WINDOW of its own) under which `entry` hashes correctly, or 0.
+
+    Only run on an entry that fails to verify: it tells an entry moved to another seq (a swap,
+    or one shifted by an inserted entry) from one whose content changed.
+    """
+    preimage = _preimage(entry)
+    marker = f',"seq":{entry.seq},"subject":'.encode()
+    cut = preimage.rindex(marker)  # the subject after it is a JSON string, so this is the record's own seq
+    before = hashlib.sha256(preimage[:cut])
+    after = preimage[cut + len(marker) :]
+    for delta in range(1, REORDER_WINDOW + 1):
+        for seq in (entry.seq - delta, entry.seq + delta):
+            if seq < 1:
+                continue
+            candidate = before.copy()
+            candidate.update(f',"seq":{seq},"subject":'.encode() + after)
+            if candidate.digest() == entry.entry_hash:
+                return seq
+    return 0
 
 
 def verify_chain(

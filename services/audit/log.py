@@ -1,25 +1,30 @@
-"""AuditLog: the plain service object behind AuditService (append, list, verify).
+"""AuditLog: the plain service object behind AuditService (append, read, verify, checkpoints, proofs).
 
-Appends run inside one transaction holding the audit append lock: look up the idempotency key,
-read the head of the chain, hash the new entry onto it, insert. `append_entry` does that on a
-caller's connection so the event appender can add many entries and move its offset in one
-transaction. Verification reads the table in seq-ordered batches and streams them through the
-pure `ChainVerifier`, so it sees exactly what is stored, including edits made behind the app's
-back, in bounded memory.
+Appends run inside one transaction holding the audit append lock: look up the idempotency keys,
+read the head of the chain, hash the new entries onto it in one pass, store them with one COPY.
+`append_entries` does that on a caller's connection so the event appender can add a batch of
+entries and move its offset in one transaction. Proofs come from a `LogTree` that follows the
+table; verification (`verify.verify_log`) reads everything afresh.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from agentcoord.errors import InvalidInputError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agentcoord.errors import InvalidInputError, NotFoundError
 from agentcoord.services.audit.canonical import canonical_payload
-from agentcoord.services.audit.chain import GENESIS_HASH, ChainVerifier, VerifyReport, build_entry
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, build_entry
+from agentcoord.services.audit.tree import LogTree
+from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
-from agentcoord.store.audit import AuditEntry
+from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint
 from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -27,121 +32,190 @@ log = logging.getLogger(__name__)
 BUS_EVENT_PREFIX = "event:"
 """event_id prefix reserved for entries the appender makes from bus events."""
 MAX_PAGE_SIZE = 1000
-_VERIFY_BATCH = 1000
+MAX_APPEND_BATCH = 1000
+"""Entries appended per transaction by `AuditLog.append_many` (longer lists are split)."""
 
 
-async def append_entry(
-    conn: Connection,
-    event_id: str,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    payload: Mapping[str, Any],
-) -> tuple[AuditEntry, bool]:
-    """Append one entry in the caller's transaction; (entry, appended).
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append: `payload` is already canonical bytes (see canonical_payload)."""
 
-    A replayed `event_id` returns the entry first stored and appends nothing. The payload is
-    redacted and canonicalised (InvalidInputError names the bad field) before the lock is taken.
+    event_id: str
+    actor: str
+    action: str
+    subject: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Entry `entry` is leaf `entry.seq - 1` of the tree of `tree_size` entries with `root_hash`.
+
+    `checkpoint` is the signed checkpoint of that tree size when there is one.
     """
-    payload_bytes = canonical_payload(payload)
+
+    entry: AuditEntry
+    tree_size: int
+    root_hash: bytes
+    hashes: list[bytes]
+    checkpoint: StoredCheckpoint | None
+
+
+async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[tuple[AuditEntry, bool]]:
+    """Append entries in the caller's transaction; (entry, appended) for each, in order.
+
+    An event_id already stored (or repeated within `entries`) yields the entry first stored
+    and appends nothing.
+    """
+    if not entries:
+        return []
     await audit_store.lock_for_append(conn)
-    existing = await audit_store.entry_by_event_id(conn, event_id)
-    if existing is not None:
-        return existing, False
+    known = await audit_store.entries_by_event_ids(conn, list({e.event_id for e in entries}))
     head = await audit_store.last_entry(conn)
-    entry = build_entry(
-        seq=head.seq + 1 if head else 1,
-        event_id=event_id,
-        recorded_at=await audit_store.database_time(conn),
-        actor=actor,
-        action=action,
-        subject=subject,
-        payload=payload_bytes,
-        prev_hash=head.entry_hash if head else GENESIS_HASH,
-    )
-    await audit_store.insert_entry(conn, entry)
-    return entry, True
+    recorded_at = await audit_store.database_time(conn)
+    seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
+    results: list[tuple[AuditEntry, bool]] = []
+    fresh: list[AuditEntry] = []
+    for new in entries:
+        stored = known.get(new.event_id)
+        if stored is not None:
+            results.append((stored, False))
+            continue
+        seq += 1
+        entry = build_entry(
+            seq=seq, event_id=new.event_id, recorded_at=recorded_at, actor=new.actor, action=new.action,
+            subject=new.subject, payload=new.payload, prev_hash=prev_hash,
+        )
+        prev_hash = entry.entry_hash
+        known[new.event_id] = entry
+        fresh.append(entry)
+        results.append((entry, True))
+    await audit_store.insert_entries(conn, fresh)
+    return results
 
 
 class AuditLog:
-    """Append to, read and verify the audit log in `db`."""
+    """Append to, read, prove and verify the audit log in `db`.
 
-    def __init__(self, db: Database) -> None:
+    `public_key` and `checkpoint_dir` are what `verify` checks checkpoints against.
+    """
+
+    def __init__(
+        self, db: Database, *, public_key: Ed25519PublicKey | None = None, checkpoint_dir: Path | None = None
+    ) -> None:
         self._db = db
+        self._public_key = public_key
+        self._checkpoint_dir = checkpoint_dir
+        self._tree = LogTree(db)
 
     async def append(
         self, event_id: str, *, actor: str, action: str, subject: str, payload: Mapping[str, Any]
     ) -> tuple[AuditEntry, bool]:
         """Append one entry for a client; (entry, appended). Replays return the stored entry."""
-        _require(event_id, "event_id")
-        if event_id.startswith(BUS_EVENT_PREFIX):
-            raise InvalidInputError(
-                f"the prefix {BUS_EVENT_PREFIX!r} is reserved for events from the bus", field="event_id"
-            )
-        _require(actor, "actor")
-        _require(action, "action")
-        _require(subject, "subject")
-        async with self._db.transaction() as conn:
-            entry, appended = await append_entry(
-                conn, event_id, actor=actor, action=action, subject=subject, payload=payload
-            )
+        (result,) = await self.append_many([(event_id, actor, action, subject, payload)])
+        return result
+
+    async def append_many(
+        self, requests: Sequence[tuple[str, str, str, str, Mapping[str, Any]]]
+    ) -> list[tuple[AuditEntry, bool]]:
+        """Append (event_id, actor, action, subject, payload) requests; (entry, appended) each.
+
+        Every request is checked before anything is written; each batch of MAX_APPEND_BATCH is
+        one transaction, so a failure part-way leaves earlier batches stored (replay them: the
+        event ids make that harmless).
+        """
+        checked = [_checked(*request, index=i if len(requests) > 1 else None) for i, request in enumerate(requests)]
+        results: list[tuple[AuditEntry, bool]] = []
+        for start in range(0, len(checked), MAX_APPEND_BATCH):
+            async with self._db.transaction() as conn:
+                results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH])
+        appended = [entry.seq for entry, new in results if new]
         if appended:
-            log.info("audit entry appended", extra={"seq": entry.seq, "action": action, "subject": subject})
-        return entry, appended
+            log.info("audit entries appended", extra={"first_seq": appended[0], "count": len(appended)})
+        return results
+
+    async def get_entry(self, seq: int) -> AuditEntry:
+        """The entry at `seq`; NotFoundError when there is none."""
+        async with self._db.transaction() as conn:
+            entry = await audit_store.entry_by_seq(conn, seq)
+        if entry is None:
+            raise NotFoundError(f"no audit entry with seq {seq}")
+        return entry
 
     async def list_entries(
-        self, *, after_seq: int = 0, page_size: int = 100, subject_prefix: str = "", action: str = ""
+        self, *, after_seq: int = 0, page_size: int = 100, where: EntryFilter | None = None
     ) -> list[AuditEntry]:
         """Entries after `after_seq` in seq order, filtered; at most `page_size` (<= 1000)."""
         if after_seq < 0:
             raise InvalidInputError("must not be negative", field="after_seq")
         if not 0 < page_size <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
+        where = where or EntryFilter()
+        if where.since and where.until and where.until <= where.since:
+            raise InvalidInputError("must be later than the start time", field="end_time")
         async with self._db.transaction() as conn:
-            return await audit_store.read_entries(
-                conn, after_seq=after_seq, limit=page_size, subject_prefix=subject_prefix, action=action
-            )
+            return await audit_store.read_entries(conn, after_seq=after_seq, limit=page_size, where=where)
 
-    async def verify(self, from_seq: int = 0, to_seq: int = 0, *, batch: int = _VERIFY_BATCH) -> VerifyReport:
-        """Recompute the chain over seq in [from_seq, to_seq] (0: start / end of the log).
+    async def verify(self, from_seq: int = 0, to_seq: int = 0) -> VerifyReport:
+        """Recompute chain, tree and checkpoint signatures (see verify.verify_log)."""
+        return await verify_log(
+            self._db, from_seq=from_seq, to_seq=to_seq, public_key=self._public_key,
+            checkpoint_dir=self._checkpoint_dir,
+        )
 
-        A range starting after seq 1 is anchored on the stored entry_hash of the entry before it.
-        Deleting the newest entries leaves a shorter chain that still verifies; signed
-        checkpoints are what will catch that.
+    async def checkpoint(self, tree_size: int = 0) -> StoredCheckpoint:
+        """The signed checkpoint of `tree_size` entries (0: the newest); NotFoundError if none."""
+        if tree_size < 0:
+            raise InvalidInputError("must not be negative", field="tree_size")
+        async with self._db.transaction() as conn:
+            found = await audit_store.latest_checkpoint(conn, at_most=tree_size)
+        if found is None or (tree_size and found.tree_size != tree_size):
+            raise NotFoundError(f"no checkpoint of tree size {tree_size}" if tree_size else "no checkpoint yet")
+        return found
+
+    async def inclusion_proof(self, seq: int, tree_size: int = 0) -> InclusionProof:
+        """The proof that entry `seq` is in the tree of `tree_size` entries.
+
+        tree_size 0 means the smallest signed checkpoint holding the entry, or the whole log
+        when no checkpoint holds it yet.
         """
-        if from_seq < 0:
-            raise InvalidInputError("must not be negative", field="from_seq")
-        if to_seq < 0 or (to_seq and to_seq < from_seq):
-            raise InvalidInputError("must be 0 (the end) or at least from_seq", field="to_seq")
-        first_seq = max(from_seq, 1)
-        prev_hash: bytes | None = GENESIS_HASH
-        if first_seq > 1:
-            async with self._db.transaction() as conn:
-                anchor = await audit_store.entry_by_seq(conn, first_seq - 1)
-            prev_hash = anchor.entry_hash if anchor else None
-        verifier = ChainVerifier(first_seq=first_seq, prev_hash=prev_hash)
-        after_seq = first_seq - 1
-        while not verifier.failed:
-            async with self._db.transaction() as conn:
-                entries = await audit_store.read_entries(conn, after_seq=after_seq, to_seq=to_seq, limit=batch)
-            for entry in entries:
-                if not verifier.check(entry):
-                    break
-            if len(entries) < batch:
-                break
-            after_seq = entries[-1].seq
-        report = verifier.report()
-        if not report.intact:
-            log.warning("audit log verification failed: %s", report.describe())
-        return report
+        entry = await self.get_entry(seq)
+        if tree_size < 0:
+            raise InvalidInputError("must not be negative", field="tree_size")
+        async with self._db.transaction() as conn:
+            if tree_size:
+                checkpoint = await audit_store.latest_checkpoint(conn, at_most=tree_size)
+                checkpoint = checkpoint if checkpoint and checkpoint.tree_size == tree_size else None
+            else:
+                checkpoint = await audit_store.checkpoint_covering(conn, seq)
+        size = tree_size or (checkpoint.tree_size if checkpoint else 0)
+        if size and size < seq:
+            raise InvalidInputError(f"a tree of {size} entries does not hold seq {seq}", field="tree_size")
+        tree = await self._tree.catch_up(at_least=size)
+        size = size or tree.size
+        return InclusionProof(
+            entry=entry, tree_size=size, root_hash=tree.root(size),
+            hashes=tree.inclusion_proof(seq - 1, size), checkpoint=checkpoint,
+        )
+
+    async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The proof that the tree of `old_size` entries is a prefix of the tree of `new_size`."""
+        if not 0 <= old_size <= new_size:
+            raise InvalidInputError("must be between 0 and new_size", field="old_size")
+        tree = await self._tree.catch_up(at_least=new_size)
+        return tree.consistency_proof(old_size, new_size)
 
 
-async def verify_log(db: Database, *, from_seq: int = 0, to_seq: int = 0) -> VerifyReport:
-    """Verify the audit log in `db` (what `agentcoord audit verify` calls)."""
-    return await AuditLog(db).verify(from_seq, to_seq)
-
-
-def _require(value: str, field: str) -> None:
-    if not value:
-        raise InvalidInputError("is required", field=field)
+def _checked(
+    event_id: str, actor: str, action: str, subject: str, payload: Mapping[str, Any], *, index: int | None
+) -> NewEntry:
+    """Validate one client request and canonicalise its payload; errors name the field."""
+    where = "" if index is None else f"entries[{index}]."
+    for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
+        if not value:
+            raise InvalidInputError("is required", field=where + name)
+    if event_id.startswith(BUS_EVENT_PREFIX):
+        raise InvalidInputError(
+            f"the prefix {BUS_EVENT_PREFIX!r} is reserved for events from the bus", field=where + "event_id"
+        )
+    return NewEntry(event_id, actor, action, subject, canonical_payload(payload, field=where + "payload"))

@@ -10,15 +10,9 @@ import pytest
 
 from agentcoord.errors import InvalidInputError, StoreError
 from agentcoord.services.audit.chain import Problem, build_entry
-from agentcoord.services.audit.log import AuditLog, verify_log
-from agentcoord.store.audit import AuditEntry
-
-
-def behind_the_apps_back(url: str, sql: str, params: tuple[object, ...] = ()) -> None:
-    """Run SQL as the superuser with triggers off, the way an intruder would edit the table."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET session_replication_role = replica")
-        conn.execute(sql, params)
+from agentcoord.services.audit.log import AuditLog
+from agentcoord.services.audit.verify import verify_log
+from agentcoord.store.audit import AuditEntry, EntryFilter
 
 
 async def _append_many(log: AuditLog, count: int) -> list[AuditEntry]:
@@ -44,7 +38,7 @@ def test_concurrent_appends_are_gap_free_and_the_chain_verifies(runner, make_db,
     async def scenario() -> tuple[list[int], object, object]:
         await asyncio.gather(*(appender(w) for w in range(8)))
         seqs = [e.seq for e in await log.list_entries(page_size=1000)]
-        return seqs, await log.verify(), await log.verify(batch=7)
+        return seqs, await log.verify(), await verify_log(db, batch=7)
 
     seqs, report, small_batches = runner.run(scenario())
     assert seqs == list(range(1, 401))
@@ -107,8 +101,8 @@ def test_list_entries_pages_and_filters(runner, make_db, fresh_database_url: str
         await _append_many(log, 9)
         return {
             "page": [e.seq for e in await log.list_entries(after_seq=3, page_size=4)],
-            "subject": [e.seq for e in await log.list_entries(subject_prefix="mission/m1")],
-            "action": [e.seq for e in await log.list_entries(action="act.0", after_seq=2)],
+            "subject": [e.seq for e in await log.list_entries(where=EntryFilter(subject_prefix="mission/m1"))],
+            "action": [e.seq for e in await log.list_entries(where=EntryFilter(action="act.0"), after_seq=2)],
         }
 
     got = runner.run(scenario())
@@ -131,10 +125,12 @@ def test_the_app_cannot_update_delete_or_truncate(runner, make_db, fresh_databas
     assert runner.run(AuditLog(db).verify()).entries_checked == 1
 
 
-def test_payload_edited_behind_the_apps_back_is_reported_at_that_seq(runner, make_db, fresh_database_url: str) -> None:
+def test_payload_edited_behind_the_apps_back_is_reported_at_that_seq(
+    runner, make_db, fresh_database_url: str, tamper
+) -> None:
     db = make_db(fresh_database_url)
     runner.run(_append_many(AuditLog(db), 6))
-    behind_the_apps_back(fresh_database_url, "UPDATE audit_log SET payload = %s WHERE seq = 4", (b'{"i":999}',))
+    tamper("UPDATE audit_log SET payload = %s WHERE seq = 4", (b'{"i":999}',))
 
     report = runner.run(verify_log(db))
     assert (report.intact, report.first_bad_seq, report.problem) == (False, 4, Problem.CHANGED)
@@ -146,13 +142,12 @@ def test_payload_edited_behind_the_apps_back_is_reported_at_that_seq(runner, mak
 
 
 def test_an_edit_with_a_recomputed_hash_is_caught_by_the_next_link(
-    runner, make_db, fresh_database_url: str
+    runner, make_db, fresh_database_url: str, tamper
 ) -> None:
     db = make_db(fresh_database_url)
     entries = runner.run(_append_many(AuditLog(db), 5))
     forged = build_entry(**{**_content(entries[1]), "payload": b'{"i":999}'})
-    behind_the_apps_back(
-        fresh_database_url,
+    tamper(
         "UPDATE audit_log SET payload = %s, entry_hash = %s WHERE seq = 2",
         (forged.payload, forged.entry_hash),
     )
@@ -166,10 +161,10 @@ def _content(entry: AuditEntry) -> dict[str, object]:
     return fields
 
 
-def test_a_deleted_row_is_reported_as_a_gap(runner, make_db, fresh_database_url: str) -> None:
+def test_a_deleted_row_is_reported_as_a_gap(runner, make_db, fresh_database_url: str, tamper) -> None:
     db = make_db(fresh_database_url)
     runner.run(_append_many(AuditLog(db), 6))
-    behind_the_apps_back(fresh_database_url, "DELETE FROM audit_log WHERE seq = 3")
+    tamper("DELETE FROM audit_log WHERE seq = 3")
     report = runner.run(verify_log(db))
     assert (report.intact, report.first_bad_seq, report.problem) == (False, 3, Problem.MISSING)
     assert report.describe() == "audit log TAMPERED at seq 3: missing (expected seq 3, found seq 4)"
