@@ -161,4 +161,9 @@ def worktree_root(config: Config) -> Path:
     return config.state_dir / "worktrees"
 
 
-run_attempt = ray.remote(num_cpus=0, max_retries=0)(execute_attempt)
+ATTEMPT_CPUS = 0.25
+"""Ray CPUs an attempt reserves: agents mostly wait on their CLI, but each attempt holds a worker
+process, so a fraction (four attempts per core) bounds how many run at once on a node instead of
+letting Ray start a new worker for every ready task."""
+
+run_attempt = ray.remote(num_cpus=ATTEMPT_CPUS, max_retries=0)(execute_attempt)

@@ -15,6 +15,8 @@ Environment variables:
   AGENTCOORD_AGENTS_FILE   agent registry YAML (default: the bundled simulated agents).
   AGENTCOORD_POLICY_FILE   policy YAML (default: the bundled policy).
   AGENTCOORD_PRICES_FILE   versioned model price table YAML (default: the bundled one).
+  AGENTCOORD_HOOK_PORT     port of the Claude Code PreToolUse policy endpoint of `up` (default 8787).
+  AGENTCOORD_HOOK_TOKEN    bearer token that endpoint requires; unset leaves the endpoint off.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class Config:
     policy_file: Path
     state_dir: Path
     prices_file: Path
+    hook_port: int = 8787
+    hook_token: str = field(default="", repr=False)  # a secret: never printed with the config
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -117,6 +121,8 @@ class Config:
             policy_file=Path(policy_file) if policy_file else _bundled("policy.yaml"),
             state_dir=state_dir,
             prices_file=Path(prices_file) if prices_file else _bundled("prices.yaml"),
+            hook_port=_port(env, "AGENTCOORD_HOOK_PORT", 8787),
+            hook_token=env.get("AGENTCOORD_HOOK_TOKEN", ""),
         )
 
     def with_database_url(self, url: str) -> Config:

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a negative answer (mission failed, audit log tampered);
 2 bad input or usage (the message names the file, field and value); 3 a service or the
-database could not be reached.
+database could not be reached; `audit verify` adds 4, 5 and 6 for checkpoint problems.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agentcoord",
         description="AgentCoordinator: missions, routing, cost, policy and audit for AI coding agents.",
         epilog="Exit codes: 0 success, 1 negative answer (mission failed, audit tampered), "
-        "2 bad input, 3 service or database unreachable. Configuration comes from the environment: "
+        "2 bad input, 3 service or database unreachable; audit verify adds 4 bad checkpoint signature, "
+        "5 root mismatch, 6 truncation or rollback. Configuration comes from the environment: "
         "DATABASE_URL, RAY_ADDRESS, AGENTCOORD_* (see README).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level to stderr")

@@ -16,6 +16,7 @@ from typing import Any
 
 import ray
 
+from agentcoord.actors.policy_checker import PolicyChecker
 from agentcoord.cli.mission import follow_mission, print_mission
 from agentcoord.cli.output import say, table
 from agentcoord.clients import MissionClient
@@ -23,6 +24,7 @@ from agentcoord.config import Config
 from agentcoord.missions import load_mission_file
 from agentcoord.money import format_usd as usd
 from agentcoord.services.mission.convert import create_request, mission_state_from_proto
+from agentcoord.services.webhooks.claude_hook import start_hook_server
 from agentcoord.stack import (
     ALL_SERVICES,
     RunningServices,
@@ -62,8 +64,14 @@ async def _up(config: Config, *, demo_spec: Any, exit_after_demo: bool) -> int:
 
     running = await start_services_stack(config, ALL_SERVICES, port=config.grpc_port)
     dashboard = serve_dashboard(running.config, port=config.dashboard_port, address="127.0.0.1")
+    hook = None
+    if config.hook_token:
+        hook = await start_hook_server(
+            PolicyChecker(config), token=config.hook_token, db=running.db, host="127.0.0.1", port=config.hook_port
+        )
     say(f"services:  gRPC {running.address} (MissionService, RoutingService, CostService, AuditService)")
     say(f"dashboard: http://127.0.0.1:{dashboard.port}/")
+    say(f"claude hook: {hook.url}" if hook else "claude hook: off (set AGENTCOORD_HOOK_TOKEN to serve it)")
     outcome = 0
     try:
         if demo_spec is not None:
@@ -73,6 +81,8 @@ async def _up(config: Config, *, demo_spec: Any, exit_after_demo: bool) -> int:
             say("running; Ctrl-C stops everything")
             await _wait_for_signal()
     finally:
+        if hook is not None:
+            await hook.stop()
         dashboard.stop()
         await running.stop()
     return outcome
