@@ -263,7 +263,7 @@ class MissionRunner:
         run = AgentRun(
             attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, attempt_number=number,
             goal=self._view.goal, description=task.spec.description, capabilities=task.spec.capabilities,
-            resume_session_id=(session or "") if number > 1 else "",
+            resume_session_id=(session or "") if number > 1 else "", context=self._view.context,
         )
         handle = self._ports.launch(AttemptRequest(agent=agent, run=run))
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)

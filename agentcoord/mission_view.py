@@ -42,6 +42,7 @@ class MissionView:
     state: MissionState = MissionState.CREATED
     reason: str = ""
     settings: MissionSettings = field(default_factory=MissionSettings)
+    context: tuple[str, ...] = ()
     tasks: dict[str, TaskView] = field(default_factory=dict)
     last_event_id: int = 0
 
@@ -103,6 +104,7 @@ def _created(view: MissionView, _task_id: str, payload: Mapping[str, Any]) -> No
     view.name = payload["name"]
     view.goal = payload["goal"]
     view.settings = MissionSettings(**payload.get("settings", {}))
+    view.context = tuple(payload.get("context", ()))
     _add_tasks(view, _task_id, payload)
 
 

@@ -17,7 +17,10 @@ from agentcoord.errors import InvalidInputError
 from agentcoord.yamlsource import load_yaml_file, with_line
 
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_MISSION_KEYS = frozenset({"name", "goal", "tasks", "max_parallel", "max_attempts", "on_failure", "budget_usd"})
+_MISSION_KEYS = frozenset(
+    {"name", "goal", "tasks", "context", "max_parallel", "max_attempts", "on_failure", "budget_usd"}
+)
+MAX_CONTEXT_ITEMS = 50
 ON_FAILURE_CHOICES = ("continue", "fail_fast")
 MAX_PARALLEL_LIMIT = 64
 MAX_ATTEMPTS_LIMIT = 10
@@ -71,6 +74,8 @@ class MissionSpec:
     goal: str
     tasks: tuple[TaskSpec, ...]
     settings: MissionSettings = field(default_factory=MissionSettings)
+    context: tuple[str, ...] = ()
+    """Shared context the mission chose (decisions, conventions, lessons): in every agent's prompt."""
 
     def topological_order(self) -> list[str]:
         """Task ids in an order where every task comes after its dependencies."""
@@ -94,9 +99,11 @@ def parse_mission(data: object, *, source: str = "<mission>") -> MissionSpec:
     name = _required_text(data, "name", source=source, path="name")
     goal = _required_text(data, "goal", source=source, path="goal")
     settings = _parse_settings(data, source=source)
-    if "tasks" not in data:
-        return MissionSpec(name=name, goal=goal, tasks=(), settings=settings)  # to be planned
-    return MissionSpec(name=name, goal=goal, tasks=parse_tasks(data["tasks"], source=source), settings=settings)
+    context = _text_list(data.get("context", []), source=source, path="context")
+    if len(context) > MAX_CONTEXT_ITEMS:
+        raise InvalidInputError(f"at most {MAX_CONTEXT_ITEMS} items", source=source, field="context")
+    tasks = parse_tasks(data["tasks"], source=source) if "tasks" in data else ()  # no tasks: to be planned
+    return MissionSpec(name=name, goal=goal, tasks=tasks, settings=settings, context=context)
 
 
 def parse_tasks(raw_tasks: object, *, source: str) -> tuple[TaskSpec, ...]:

@@ -70,7 +70,7 @@ async def insert_mission(
     await append_event(
         conn, topic="mission.created", actor=actor, mission_id=mission_id,
         payload={"name": spec.name, "goal": spec.goal, "settings": settings_payload(settings),
-                 "tasks": [task_spec_payload(t) for t in spec.tasks]},
+                 "context": list(spec.context), "tasks": [task_spec_payload(t) for t in spec.tasks]},
     )
 
 

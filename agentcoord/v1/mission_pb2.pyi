@@ -133,20 +133,22 @@ class MissionSettings(_message.Message):
     def __init__(self, max_parallel: _Optional[int] = ..., max_attempts: _Optional[int] = ..., on_failure: _Optional[str] = ..., budget_micro_usd: _Optional[int] = ...) -> None: ...
 
 class CreateMissionRequest(_message.Message):
-    __slots__ = ("name", "goal", "tasks", "request_id", "settings", "allow_over_budget")
+    __slots__ = ("name", "goal", "tasks", "request_id", "settings", "allow_over_budget", "context")
     NAME_FIELD_NUMBER: _ClassVar[int]
     GOAL_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_OVER_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     name: str
     goal: str
     tasks: _containers.RepeatedCompositeFieldContainer[TaskSpec]
     request_id: str
     settings: MissionSettings
     allow_over_budget: bool
-    def __init__(self, name: _Optional[str] = ..., goal: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskSpec, _Mapping]]] = ..., request_id: _Optional[str] = ..., settings: _Optional[_Union[MissionSettings, _Mapping]] = ..., allow_over_budget: _Optional[bool] = ...) -> None: ...
+    context: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., goal: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskSpec, _Mapping]]] = ..., request_id: _Optional[str] = ..., settings: _Optional[_Union[MissionSettings, _Mapping]] = ..., allow_over_budget: _Optional[bool] = ..., context: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateMissionResponse(_message.Message):
     __slots__ = ("mission", "created")

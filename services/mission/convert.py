@@ -31,6 +31,8 @@ def spec_document(request: mission_pb2.CreateMissionRequest) -> dict[str, Any]:
         document["on_failure"] = settings.on_failure
     if settings.budget_micro_usd:
         document["budget_usd"] = str(micro_usd_to_usd(settings.budget_micro_usd))
+    if request.context:
+        document["context"] = list(request.context)
     if request.tasks:
         document["tasks"] = [
             {
@@ -52,7 +54,7 @@ def create_request(
     """A CreateMissionRequest carrying a validated spec."""
     return mission_pb2.CreateMissionRequest(
         name=spec.name, goal=spec.goal, request_id=request_id, tasks=[task_to_proto(t) for t in spec.tasks],
-        settings=settings_to_proto(spec.settings), allow_over_budget=allow_over_budget,
+        settings=settings_to_proto(spec.settings), allow_over_budget=allow_over_budget, context=list(spec.context),
     )
 
 

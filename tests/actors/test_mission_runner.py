@@ -401,3 +401,12 @@ def test_a_retry_resumes_the_session_the_last_attempt_reported(runner: Any, setu
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
     a_runs = [run for run in ports.runs if run.task_id == "a"]
     assert [(run.attempt_number, run.resume_session_id) for run in a_runs] == [(1, ""), (2, "sess-42")]
+
+
+def test_every_attempt_gets_the_context_the_mission_chose(runner: Any, setup: tuple[Database, str]) -> None:
+    db, _ = setup
+    context = ["Decision: greetings are plain ASCII", "Lesson: run the linter before committing"]
+    mission_id = _create(runner, db, {**DIAMOND, "context": context})
+    ports = ScriptedPorts()
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
+    assert {run.context for run in ports.runs} == {tuple(context)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,12 @@ import ray
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.mission import mission_actor_name
+from agentcoord.actors.supervisor import supervisor_handle
 from agentcoord.clients import MissionClient
-from agentcoord.missions import load_mission_file
+from agentcoord.missions import load_mission_file, parse_mission
 from agentcoord.services.mission.convert import create_request
+from agentcoord.states import MissionState, TaskState
+from agentcoord.store import missions as store
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "missions" / "hello.yaml"
 
@@ -55,3 +59,30 @@ def test_killed_mission_actor_restarts_and_finishes_without_rerunning_done_tasks
     # Usage is keyed by attempt: every usage row belongs to a recorded attempt, each counted once,
     # and every task that succeeded was paid for.
     assert keys <= attempts and len(keys) >= len(tasks)
+
+
+def test_after_a_full_restart_the_supervisor_reattaches_unfinished_missions(stack: Any, runner: Any) -> None:
+    """The store says a mission was running with an attempt in flight, and no actor exists (Ray went away)."""
+    url = stack.config.database.url
+    mission_id = str(uuid.uuid4())
+    spec = parse_mission({"name": "orphan", "goal": "g", "tasks": [
+        {"id": "a", "description": "first", "capabilities": ["code"]},
+        {"id": "b", "description": "second", "capabilities": ["code"], "depends_on": ["a"]},
+    ]})
+
+    async def orphan() -> None:
+        async with stack.db.transaction() as conn:
+            await store.insert_mission(conn, mission_id=mission_id, request_id=None, spec=spec, actor="test")
+            for current, target in ((MissionState.CREATED, MissionState.PLANNING), (MissionState.PLANNING, MissionState.RUNNING)):
+                await store.set_mission_state(conn, mission_id=mission_id, current=current, target=target, actor="test")
+            await store.set_task_state(conn, mission_id=mission_id, task_id="a", current=TaskState.PENDING,
+                                       target=TaskState.ROUTED, agent="sim-fast", actor="test")
+            await store.start_attempt(conn, attempt_id=str(uuid.uuid4()), mission_id=mission_id, task_id="a",
+                                      agent="sim-fast", actor="test")
+
+    runner.run(orphan())
+    reattached = ray.get(supervisor_handle(stack.config).reattach.remote(stack.config), timeout=60)
+    assert mission_id in reattached
+    _wait(lambda: _state(url, mission_id)[0] == "completed")
+    _, tasks = _state(url, mission_id)
+    assert tasks == {"a": ("succeeded", 2), "b": ("succeeded", 1)}  # the lost attempt was retried, once

@@ -45,6 +45,7 @@ BAD_FILES = {
         "name: x\ngoal: g\ntasks:\n  - {id: a, description: d, depends_on: [a]}\n",
         "tasks[0].depends_on[0]: a task cannot depend on itself",
     ),
+    "context-not-list": ("name: x\ngoal: g\ncontext: be nice\ntasks:\n  - {id: a, description: d}\n", ":3: context: expected a list"),
     "capabilities-not-list": (
         "name: x\ngoal: g\ntasks:\n  - {id: a, description: d, capabilities: code}\n",
         "tasks[0].capabilities: expected a list of non-empty strings",
