@@ -25,6 +25,7 @@ from typing import Any
 from agentcoord.actors.agents.base import AgentEvent, AgentRun, EventKind, FailureReason
 from agentcoord.actors.agents.cli import (
     COMMON_KEYS,
+    CliAgent,
     CliSettings,
     JsonLinesParser,
     SettingsReader,
@@ -76,20 +77,10 @@ class ClaudeSettings:
         self.policy_hook_token = read.string("policy_hook_token")
 
 
-class ClaudeAgent:
+class ClaudeAgent(CliAgent[ClaudeSettings]):
     """Runs Claude Code headless in the task's worktree."""
 
-    def __init__(self, agent: AgentConfig, settings: ClaudeSettings) -> None:
-        self._agent = agent
-        self._settings = settings
-
-    @classmethod
-    def from_config(cls, agent: AgentConfig) -> ClaudeAgent:
-        return cls(agent, ClaudeSettings(agent))
-
-    @property
-    def repository(self) -> Path | None:
-        return self._settings.common.repository
+    settings_type = ClaudeSettings
 
     def start(self, run: AgentRun, *, workdir: Path | None) -> CliExecution:
         s = self._settings

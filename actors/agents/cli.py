@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from agentcoord.actors.agents.base import AgentEvent, AgentRun
 from agentcoord.actors.agents.process import (
@@ -51,6 +51,38 @@ class CliSettings:
     max_cost_micro_usd: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
+
+
+class AgentSettings(Protocol):
+    """What a CLI adapter's settings class provides: the common settings, read from the registry."""
+
+    common: CliSettings
+
+    def __init__(self, agent: AgentConfig) -> None: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=AgentSettings)
+
+
+class CliAgent(Generic[SettingsT]):
+    """The part every CLI adapter shares: its registry entry, its validated settings, its repository.
+
+    Subclasses name their settings class in `settings_type` and implement `start`.
+    """
+
+    settings_type: type[SettingsT]
+
+    def __init__(self, agent: AgentConfig, settings: SettingsT) -> None:
+        self._agent = agent
+        self._settings = settings
+
+    @classmethod
+    def from_config(cls, agent: AgentConfig) -> Self:
+        return cls(agent, cls.settings_type(agent))
+
+    @property
+    def repository(self) -> Path | None:
+        return self._settings.common.repository
 
 
 class SettingsReader:

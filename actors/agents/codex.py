@@ -18,6 +18,7 @@ from typing import Any
 from agentcoord.actors.agents.base import AgentEvent, AgentRun, EventKind, FailureReason
 from agentcoord.actors.agents.cli import (
     COMMON_KEYS,
+    CliAgent,
     JsonLinesParser,
     SettingsReader,
     as_tokens,
@@ -42,20 +43,10 @@ class CodexSettings:
         self.sandbox = read.choice("sandbox", SANDBOX_MODES, "workspace-write")
 
 
-class CodexAgent:
+class CodexAgent(CliAgent[CodexSettings]):
     """Runs `codex exec` headless in the task's worktree."""
 
-    def __init__(self, agent: AgentConfig, settings: CodexSettings) -> None:
-        self._agent = agent
-        self._settings = settings
-
-    @classmethod
-    def from_config(cls, agent: AgentConfig) -> CodexAgent:
-        return cls(agent, CodexSettings(agent))
-
-    @property
-    def repository(self) -> Path | None:
-        return self._settings.common.repository
+    settings_type = CodexSettings
 
     def start(self, run: AgentRun, *, workdir: Path | None) -> CliExecution:
         s = self._settings

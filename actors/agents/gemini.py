@@ -21,6 +21,7 @@ from typing import Any
 from agentcoord.actors.agents.base import AgentEvent, AgentRun, EventKind, FailureReason
 from agentcoord.actors.agents.cli import (
     COMMON_KEYS,
+    CliAgent,
     SettingsReader,
     as_tokens,
     build_prompt,
@@ -59,20 +60,10 @@ class GeminiSettings:
         self.allowed_tools = read.strings("allowed_tools")
 
 
-class GeminiAgent:
+class GeminiAgent(CliAgent[GeminiSettings]):
     """Runs Gemini CLI headless in the task's worktree."""
 
-    def __init__(self, agent: AgentConfig, settings: GeminiSettings) -> None:
-        self._agent = agent
-        self._settings = settings
-
-    @classmethod
-    def from_config(cls, agent: AgentConfig) -> GeminiAgent:
-        return cls(agent, GeminiSettings(agent))
-
-    @property
-    def repository(self) -> Path | None:
-        return self._settings.common.repository
+    settings_type = GeminiSettings
 
     def start(self, run: AgentRun, *, workdir: Path | None) -> CliExecution:
         s = self._settings
