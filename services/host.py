@@ -24,6 +24,8 @@ from agentcoord.services.errors import ErrorMappingInterceptor
 
 log = logging.getLogger(__name__)
 
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
 SERVICE_MODULES: dict[str, str] = {
     "mission": "agentcoord.services.mission",
     "routing": "agentcoord.services.routing",
@@ -58,7 +60,9 @@ async def start_services(
     """Mount the named services on one server bound to host:port (0 picks a free port).
 
     With `advertise_self`, the services (and the actors they start) are told to reach every
-    service at this server's own address, which is only known once the port is bound.
+    service at this server's own address, which is only known once the port is bound (a
+    wildcard bind is advertised as loopback, so this suits one machine; across machines, host
+    the services separately and set AGENTCOORD_*_ADDR).
     """
     unknown = [n for n in names if n not in SERVICE_MODULES]
     if unknown:
@@ -67,7 +71,9 @@ async def start_services(
     server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()])
     bound = server.add_insecure_port(f"{host}:{port}")
     if advertise_self:
-        context = dataclasses.replace(context, config=context.config.with_addresses(f"{host}:{bound}"))
+        # A wildcard bind address is not a place to call; on this machine loopback reaches it.
+        reachable = "127.0.0.1" if host in _WILDCARD_HOSTS else host
+        context = dataclasses.replace(context, config=context.config.with_addresses(f"{reachable}:{bound}"))
     full_names: list[str] = []
     for module in modules:
         module.add_to_server(server, context)
