@@ -221,45 +221,55 @@ class MissionRunner:
     # -- one task -----------------------------------------------------------------------------
 
     async def _start(self, task: TaskView) -> bool:
-        """Check, route and launch `task`; False if it must wait (its agent has no free slot)."""
+        """Check, route and launch `task`; False if it must wait (its agent has no free slot).
+
+        The checks (policy, routing, budget, agent slot) are calls; what they decided is then
+        written in one transaction (policy decision, routed, attempt started), so a task costs
+        one commit on its way to running.
+        """
         decision = await self._ports.check_policy(self._action(task))
         if decision.effect is Effect.REQUIRE_REVIEW:
             self._review_required.add(task.spec.id)
-        agent = task.agent
-        if task.state is TaskState.PENDING:
-            async with self._db.transaction() as conn:
-                await store.insert_policy_decision(
-                    conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
-                    action=self._action_payload(task), effect=decision.effect.value,
-                    rule_ids=list(decision.rule_ids), reason=decision.reason, actor="policy-checker",
-                )
-                if decision.effect is Effect.DENY:
-                    await self._set_task_in(conn, task, TaskState.BLOCKED_BY_POLICY, reason=decision.reason)
-            if decision.effect is Effect.DENY:
-                log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
-                await self.refresh()
-                return True
+        pending = task.state is TaskState.PENDING
+        if pending and decision.effect is Effect.DENY:
+            log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
+            await self._record_outcome(task, decision, TaskState.BLOCKED_BY_POLICY, reason=decision.reason)
+            return True
+        agent, route_reason = task.agent, ""
+        if pending:
             try:
                 choice = await self._ports.route(self._mission_id, task)
             except NoEligibleAgentError as exc:
-                await self._set_task(task, TaskState.FAILED, reason=str(exc))
+                await self._record_outcome(task, decision, TaskState.FAILED, reason=str(exc))
                 return True
-            await self._set_task(task, TaskState.ROUTED, agent=choice.agent, reason=choice.reason)
-            task, agent = self._view.task(task.spec.id), choice.agent
+            agent, route_reason = choice.agent, choice.reason
         allowed, why = await self._ports.check_budget(self._mission_id, agent)
-        if not allowed:
-            await self._block_over_budget(task, why)
-            return True
         attempt_id = str(uuid.uuid4())
-        if not await self._ports.acquire_agent_slot(agent, attempt_id):
-            return False
+        granted = allowed and await self._ports.acquire_agent_slot(agent, attempt_id)
+        number, session = 0, None
         async with self._db.transaction() as conn:
-            number = await store.start_attempt(
-                conn, attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, agent=agent,
-                actor=ACTOR,
-            )
-            # A retry continues the agent's last session where its CLI supports resuming.
-            session = await latest_session(conn, mission_id=self._mission_id, task_id=task.spec.id, agent=agent)
+            state = task.state
+            if pending:
+                await self._insert_decision(conn, task, decision)
+                await self._move(conn, task, state, TaskState.ROUTED, agent=agent, reason=route_reason)
+                state = TaskState.ROUTED
+            if not allowed:
+                # A spent hard budget is recorded as a policy denial like any other.
+                budget = Decision(Effect.DENY, (BUDGET_RULE,), f"deny by {BUDGET_RULE}: {why}")
+                await self._insert_decision(conn, task, budget)
+                await self._move(conn, task, state, TaskState.BLOCKED_BY_POLICY, reason=budget.reason)
+            elif granted:
+                number = await store.start_attempt(
+                    conn, attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, agent=agent,
+                    actor=ACTOR,
+                )
+                # A retry continues the agent's last session where its CLI supports resuming.
+                session = await latest_session(conn, mission_id=self._mission_id, task_id=task.spec.id, agent=agent)
+        await self.refresh()
+        if not allowed:
+            return True
+        if not granted:
+            return False
         run = AgentRun(
             attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, attempt_number=number,
             goal=self._view.goal, description=task.spec.description, capabilities=task.spec.capabilities,
@@ -267,20 +277,30 @@ class MissionRunner:
         )
         handle = self._ports.launch(AttemptRequest(agent=agent, run=run))
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)
-        await self.refresh()
         return True
 
-    async def _block_over_budget(self, task: TaskView, why: str) -> None:
-        """A hard budget is spent: no new attempt starts; recorded as a policy decision like any deny."""
-        reason = f"deny by {BUDGET_RULE}: {why}"
+    async def _record_outcome(self, task: TaskView, decision: Decision, target: TaskState, *, reason: str) -> None:
+        """Store the policy decision and move a pending task straight to a final state."""
         async with self._db.transaction() as conn:
-            await store.insert_policy_decision(
-                conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
-                action=self._action_payload(task), effect=Effect.DENY.value, rule_ids=[BUDGET_RULE], reason=reason,
-                actor="policy-checker",
-            )
-            await self._set_task_in(conn, task, TaskState.BLOCKED_BY_POLICY, reason=reason)
+            await self._insert_decision(conn, task, decision)
+            await self._move(conn, task, task.state, target, reason=reason)
         await self.refresh()
+
+    async def _insert_decision(self, conn: Any, task: TaskView, decision: Decision) -> None:
+        await store.insert_policy_decision(
+            conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
+            action=self._action_payload(task), effect=decision.effect.value, rule_ids=list(decision.rule_ids),
+            reason=decision.reason, actor="policy-checker",
+        )
+
+    async def _move(
+        self, conn: Any, task: TaskView, current: TaskState, target: TaskState, *, agent: str | None = None,
+        reason: str = "", extra: dict[str, Any] | None = None,
+    ) -> None:
+        await store.set_task_state(
+            conn, mission_id=self._mission_id, task_id=task.spec.id, current=current, target=target, agent=agent,
+            reason=reason, actor=ACTOR, extra=extra,
+        )
 
     async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
         rule_ids: tuple[str, ...] = ()
@@ -307,7 +327,7 @@ class MissionRunner:
             if await store.finish_attempt(
                 conn, attempt_id=attempt.attempt_id, outcome=outcome.value, summary=summary, error=error
             ):
-                await self._set_task_in(conn, task, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
+                await self._move(conn, task, task.state, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
         await self.refresh()
 
     async def _close_lost_attempts(self) -> None:
@@ -320,7 +340,7 @@ class MissionRunner:
                     conn, attempt_id=task.current_attempt_id, outcome=AgentOutcome.FAILED.value, summary="",
                     error="attempt lost: the mission actor restarted while it ran",
                 )
-                await self._set_task_in(conn, task, TaskState.ROUTED, reason="resuming after mission restart")
+                await self._move(conn, task, task.state, TaskState.ROUTED, reason="resuming after mission restart")
         if lost:
             await self.refresh()
 
@@ -341,7 +361,7 @@ class MissionRunner:
                 if await store.finish_attempt(
                     conn, attempt_id=attempt.attempt_id, outcome=AgentOutcome.FAILED.value, summary="", error=reason
                 ):
-                    await self._set_task_in(conn, task, TaskState.FAILED, reason=reason)
+                    await self._move(conn, task, task.state, TaskState.FAILED, reason=reason)
         self._in_flight.clear()
         await self.refresh()
 
@@ -381,20 +401,6 @@ class MissionRunner:
                 conn, mission_id=self._mission_id, current=self._view.state, target=target, reason=reason, actor=ACTOR
             )
         await self.refresh()
-
-    async def _set_task(self, task: TaskView, target: TaskState, *, agent: str | None = None, reason: str = "") -> None:
-        async with self._db.transaction() as conn:
-            await self._set_task_in(conn, task, target, agent=agent, reason=reason)
-        await self.refresh()
-
-    async def _set_task_in(
-        self, conn: Any, task: TaskView, target: TaskState, *, agent: str | None = None, reason: str = "",
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        await store.set_task_state(
-            conn, mission_id=self._mission_id, task_id=task.spec.id, current=task.state, target=target, agent=agent,
-            reason=reason, actor=ACTOR, extra=extra,
-        )
 
     def _action(self, task: TaskView) -> ActionRequest:
         action = task.spec.action
