@@ -99,6 +99,12 @@ class BudgetStatus:
     period_start: datetime | None
 
     @property
+    def soft_limit_reached(self) -> bool:
+        """Whether spend reached the soft limit (an alert was raised for this period)."""
+        soft = self.budget.soft_limit_micro_usd
+        return soft is not None and self.spent_micro_usd >= soft
+
+    @property
     def hard_limit_reached(self) -> bool:
         """Whether spend reached the hard limit (new attempts are denied)."""
         hard = self.budget.hard_limit_micro_usd

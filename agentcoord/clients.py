@@ -7,11 +7,12 @@ ServiceUnavailableError naming the service and address, not a raw grpc traceback
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from agentcoord.budgets import Budget, BudgetPeriod, BudgetScope, BudgetStatus
 from agentcoord.errors import (
     AgentCoordError,
     ConflictError,
@@ -53,6 +54,31 @@ def timestamp(moment: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def budget_to_proto(budget: Budget) -> cost_pb2.Budget:
+    """The wire form of a budget (enum members share names: MISSION is BUDGET_SCOPE_MISSION)."""
+    return cost_pb2.Budget(
+        scope=cost_pb2.BudgetScope.Value(f"BUDGET_SCOPE_{budget.scope.name}"),
+        subject=budget.subject,
+        period=cost_pb2.BudgetPeriod.Value(f"BUDGET_PERIOD_{budget.period.name}"),
+        soft_limit_micro_usd=budget.soft_limit_micro_usd or 0,
+        hard_limit_micro_usd=budget.hard_limit_micro_usd or 0,
+    )
+
+
+def budget_status_from_proto(status: cost_pb2.BudgetStatus) -> BudgetStatus:
+    """The domain form of a budget and its spend as CostService sent it."""
+    wire = status.budget
+    budget = Budget(
+        scope=BudgetScope[cost_pb2.BudgetScope.Name(wire.scope).removeprefix("BUDGET_SCOPE_")],
+        subject=wire.subject,
+        period=BudgetPeriod[cost_pb2.BudgetPeriod.Name(wire.period).removeprefix("BUDGET_PERIOD_")],
+        soft_limit_micro_usd=wire.soft_limit_micro_usd or None,
+        hard_limit_micro_usd=wire.hard_limit_micro_usd or None,
+    )
+    start = status.period_start.ToDatetime(tzinfo=UTC) if status.HasField("period_start") else None
+    return BudgetStatus(budget, status.spent_micro_usd, start)
 
 
 class RoutingClient:
@@ -108,11 +134,23 @@ class CostClient:
 
     def record_usage(self, event: cost_pb2.UsageEvent) -> bool:
         """Record usage; True if stored now, False if this idempotency key was already recorded."""
+        response = self._call(self._stub.RecordUsage, cost_pb2.RecordUsageRequest(event=event))
+        return bool(response.recorded)
+
+    def set_budget(self, budget: Budget) -> None:
+        """Create or replace the budget of (scope, subject, period)."""
+        self._call(self._stub.SetBudget, cost_pb2.SetBudgetRequest(budget=budget_to_proto(budget)))
+
+    def list_budgets(self) -> list[BudgetStatus]:
+        """Every budget with its spend in the current period."""
+        response = self._call(self._stub.ListBudgets, cost_pb2.ListBudgetsRequest())
+        return [budget_status_from_proto(status) for status in response.budgets]
+
+    def _call(self, method, request):  # type: ignore[no-untyped-def]
         try:
-            response = self._stub.RecordUsage(cost_pb2.RecordUsageRequest(event=event), timeout=self._deadline_s)
+            return method(request, timeout=self._deadline_s)
         except grpc.RpcError as exc:
             raise translate_rpc_error(exc, service="CostService", address=self._address) from exc
-        return bool(response.recorded)
 
     def close(self) -> None:
         self._channel.close()

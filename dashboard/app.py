@@ -1,5 +1,5 @@
 """The Panel dashboard: live missions, the tasks of one mission, spend by agent and by mission,
-and the audit log's size.
+budgets against their limits with the latest budget alerts, and the audit log's size.
 
 `create_dashboard` builds the view of one browser session; inside a server session it re-reads
 the database every second and updates the existing widgets in place (only those whose data
@@ -44,7 +44,7 @@ class Dashboard(pn.viewable.Viewer):
     The widgets are attributes so a server (or a test) can see what the session shows:
     `summary`, `error_alert`, `missions_table`, `tasks_title`, `tasks_table`,
     `agent_spend_table`, `mission_spend_table`, `spend_chart` (+ `spend_chart_source`),
-    `audit_line`.
+    `budgets_table`, `budget_alerts_table`, `audit_line`.
     """
 
     def __init__(self, reader: SnapshotReader, **params: Any) -> None:
@@ -67,6 +67,8 @@ class Dashboard(pn.viewable.Viewer):
             data={"agent": [], "cost_usd": [], "cost_text": []}
         )
         self.spend_chart = _spend_chart(self.spend_chart_source)
+        self.budgets_table = _table(_budgets_view(empty))
+        self.budget_alerts_table = _table(_budget_alerts_view(empty))
         self.audit_line = pn.pane.Markdown(sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.pane.Markdown(f"# {TITLE}"),
@@ -83,6 +85,11 @@ class Dashboard(pn.viewable.Viewer):
                     pn.pane.Bokeh(self.spend_chart),
                 ),
                 pn.Column(pn.pane.Markdown("### Spend by mission"), self.mission_spend_table),
+                sizing_mode="stretch_width",
+            ),
+            pn.Row(
+                pn.Column(pn.pane.Markdown("### Budgets (current period)"), self.budgets_table),
+                pn.Column(pn.pane.Markdown("### Latest budget alerts"), self.budget_alerts_table),
                 sizing_mode="stretch_width",
             ),
             self.audit_line,
@@ -132,6 +139,8 @@ class Dashboard(pn.viewable.Viewer):
         if self._show("agents", self.agent_spend_table, _agents_view(snapshot)):
             self._update_chart(snapshot.spend_by_agent)
         self._show("mission_spend", self.mission_spend_table, _mission_spend_view(snapshot))
+        self._show("budgets", self.budgets_table, _budgets_view(snapshot))
+        self._show("budget_alerts", self.budget_alerts_table, _budget_alerts_view(snapshot))
         audit = snapshot.audit
         latest = audit.latest_at.isoformat(timespec="seconds") if audit.latest_at else "never"
         self.audit_line.object = (
@@ -330,6 +339,20 @@ def _mission_spend_view(snapshot: Snapshot) -> pl.DataFrame:
         "output_tokens",
         "mission_id",
     )
+
+
+def _budgets_view(snapshot: Snapshot) -> pl.DataFrame:
+    return snapshot.budgets.select(
+        "budget", pl.col("spent_text").alias("spent"), pl.col("soft_text").alias("soft limit"),
+        pl.col("hard_text").alias("hard limit"), "status", pl.col("period_start").alias("since"),
+    )  # fmt: skip
+
+
+def _budget_alerts_view(snapshot: Snapshot) -> pl.DataFrame:
+    return snapshot.budget_alerts.select(
+        pl.col("raised_at").alias("raised"), "budget", "level",
+        pl.col("limit_text").alias("limit"), pl.col("spent_text").alias("spent"),
+    )  # fmt: skip
 
 
 def _mission_label(snapshot: Snapshot) -> str:

@@ -4,7 +4,8 @@ The dashboard never writes. Its queries live in agentcoord.store.dashboard_views
 named, parameterised SQL constant with the Polars schema of its result. Spend comes from the
 same Polars aggregation as `agentcoord report` (agentcoord.reports.spend_frame, per agent and
 mission), is regrouped here by agent or by mission with integer sums, and becomes dollar text
-only at the end, through agentcoord.money. A snapshot reads every view in one read-only
+only at the end, through agentcoord.money. Budgets come with their spend in the current period
+and the newest budget alerts (the budget_alerts rows behind `budget.alert` events). A snapshot reads every view in one read-only
 REPEATABLE READ transaction, so the tables on screen agree with each other.
 """
 
@@ -24,6 +25,8 @@ from agentcoord.money import format_usd
 from agentcoord.reports import Period, spend_frame
 from agentcoord.store.dashboard_views import (
     AUDIT_STATUS,
+    BUDGET_ALERTS,
+    BUDGETS,
     MISSION_NAMES,
     MISSIONS,
     TASKS,
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MISSION_LIMIT = 100
 """How many of the newest missions the missions view shows."""
+ALERT_LIMIT = 20
+"""How many of the newest budget alerts the dashboard shows."""
 
 _SPEND_TOTALS = ("cost_micro_usd", "input_tokens", "output_tokens", "attempts")
 _SPEND_SCHEMA = {
@@ -78,6 +83,57 @@ def read_audit_status(conn: psycopg.Connection[Any]) -> AuditStatus:
     return AuditStatus(entries=row["entries"], latest_at=row["latest_at"])
 
 
+def read_budgets(conn: psycopg.Connection[Any]) -> pl.DataFrame:
+    """Every budget with its spend in the current period (see `budget_view` for the columns)."""
+    return budget_view(read_frame(conn, BUDGETS, params={}))
+
+
+def read_budget_alerts(
+    conn: psycopg.Connection[Any], *, limit: int = ALERT_LIMIT
+) -> pl.DataFrame:
+    """The newest `limit` budget alerts, newest first (see `alert_view` for the columns)."""
+    return alert_view(read_frame(conn, BUDGET_ALERTS, params={"limit": limit}))
+
+
+def budget_view(budgets: pl.DataFrame) -> pl.DataFrame:
+    """BUDGETS rows plus `budget` (its name), dollar text columns and `status`.
+
+    `status` is `hard limit reached`, `soft limit reached` or `ok`; unset limits show as `-`.
+    """
+    spent = pl.col("spent_micro_usd")
+    return budgets.with_columns(
+        budget=_budget_name(),
+        spent_text=_usd_text("spent_micro_usd"),
+        soft_text=_usd_text("soft_limit_micro_usd"),
+        hard_text=_usd_text("hard_limit_micro_usd"),
+        status=pl.when(spent >= pl.col("hard_limit_micro_usd"))
+        .then(pl.lit("hard limit reached"))
+        .when(spent >= pl.col("soft_limit_micro_usd"))
+        .then(pl.lit("soft limit reached"))
+        .otherwise(pl.lit("ok")),
+    )
+
+
+def alert_view(alerts: pl.DataFrame) -> pl.DataFrame:
+    """BUDGET_ALERTS rows plus `budget` (its name) and dollar text columns."""
+    return alerts.with_columns(
+        budget=_budget_name(),
+        limit_text=_usd_text("limit_micro_usd"),
+        spent_text=_usd_text("spent_micro_usd"),
+    )
+
+
+def _budget_name() -> pl.Expr:
+    # The same `scope:subject/period` as agentcoord.budgets.Budget.name.
+    return pl.format("{}:{}/{}", "scope", "subject", "period")
+
+
+def _usd_text(column: str) -> pl.Expr:
+    return (
+        pl.col(column).map_elements(format_usd, return_dtype=pl.String).fill_null(pl.lit("-"))
+    )
+
+
 def spend_by_agent(spend: pl.DataFrame) -> pl.DataFrame:
     """Spend per agent from `read_spend` rows, most expensive first, with `cost_text` dollars."""
     return _regroup(spend, "agent")
@@ -117,6 +173,8 @@ class Snapshot:
     spend_by_agent: pl.DataFrame
     spend_by_mission: pl.DataFrame
     audit: AuditStatus
+    budgets: pl.DataFrame
+    budget_alerts: pl.DataFrame
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -131,6 +189,8 @@ class Snapshot:
                 spend, pl.DataFrame(schema=dict(MISSION_NAMES.schema))
             ),
             audit=AuditStatus(entries=0, latest_at=None),
+            budgets=budget_view(pl.DataFrame(schema=dict(BUDGETS.schema))),
+            budget_alerts=alert_view(pl.DataFrame(schema=dict(BUDGET_ALERTS.schema))),
         )
 
     @property
@@ -159,6 +219,8 @@ def read_snapshot(
             conn, MISSION_NAMES, params={"mission_ids": spend["mission"].unique().to_list()}
         )
         audit = read_audit_status(conn)
+        budgets = read_budgets(conn)
+        budget_alerts = read_budget_alerts(conn)
     return Snapshot(
         missions=missions,
         mission_id=shown,
@@ -166,6 +228,8 @@ def read_snapshot(
         spend_by_agent=spend_by_agent(spend),
         spend_by_mission=spend_by_mission(spend, names),
         audit=audit,
+        budgets=budgets,
+        budget_alerts=budget_alerts,
     )
 
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from agentcoord.cli import agents, audit, mission, report, serve, up
+from agentcoord.cli import agents, audit, budget, mission, report, serve, up
 from agentcoord.cli.output import warn
 from agentcoord.config import Config
 from agentcoord.errors import (
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     mission.add_parser(commands)
     agents.add_parser(commands)
     report.add_parser(commands)
+    budget.add_parser(commands)
     audit.add_parser(commands)
     return parser
 

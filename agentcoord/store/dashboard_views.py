@@ -87,6 +87,48 @@ AUDIT_STATUS = Query(
 )
 """How many audit entries exist and when the newest was recorded."""
 
+BUDGETS = Query(
+    sql="""
+        SELECT b.scope, b.subject, b.period, b.soft_limit_micro_usd, b.hard_limit_micro_usd,
+               budget_spent_micro_usd(b, now()) AS spent_micro_usd,
+               nullif(budget_period_start(b.period, now()), '-infinity') AS period_start
+        FROM budgets AS b
+        ORDER BY b.scope, b.subject, b.period
+    """,
+    schema={
+        "scope": pl.String(),
+        "subject": pl.String(),
+        "period": pl.String(),
+        "soft_limit_micro_usd": pl.Int64(),
+        "hard_limit_micro_usd": pl.Int64(),
+        "spent_micro_usd": pl.Int64(),
+        "period_start": _TIME,
+    },
+)
+"""Every budget with its spend in the period containing now (period_start null: `total`)."""
+
+BUDGET_ALERTS = Query(
+    sql="""
+        SELECT scope, subject, period, level, limit_micro_usd, spent_micro_usd, raised_at,
+               nullif(period_start, '-infinity') AS period_start
+        FROM budget_alerts
+        ORDER BY raised_at DESC, scope, subject, period, level
+        LIMIT %(limit)s
+    """,
+    schema={
+        "scope": pl.String(),
+        "subject": pl.String(),
+        "period": pl.String(),
+        "level": pl.String(),
+        "limit_micro_usd": pl.Int64(),
+        "spent_micro_usd": pl.Int64(),
+        "raised_at": _TIME,
+        "period_start": _TIME,
+    },
+)
+"""The newest budget alerts (one per budget, period and level; what `budget.alert` announced)."""
+
+
 def read_frame(
     conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]
 ) -> pl.DataFrame:

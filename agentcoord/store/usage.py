@@ -15,7 +15,7 @@ from types import MappingProxyType
 from psycopg import sql
 
 from agentcoord.store.database import Connection
-from agentcoord.usage import SpendDimension, SpendFilters, SpendRow, UsageRecord
+from agentcoord.usage import SpendDimension, SpendFilters, SpendRow, UsageBatch, UsageRecord
 
 # The capability of usage is that of its task: sorted capabilities joined with "+".
 _CAPABILITY = (
@@ -54,7 +54,9 @@ _CREATE_STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS usage_staging"
     " (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-_COPY_STAGING = sql.SQL("COPY usage_staging ({columns}) FROM STDIN").format(columns=_COLUMN_LIST)
+_COPY_STAGING = sql.SQL("COPY usage_staging ({columns}) FROM STDIN (FORMAT BINARY)").format(
+    columns=_COLUMN_LIST
+)
 # Sorted, so concurrent batches with overlapping keys take row locks in one order (no deadlock).
 _MERGE_STAGING = sql.SQL(
     "WITH recorded AS ("
@@ -97,22 +99,46 @@ def _row(record: UsageRecord) -> tuple[object, ...]:
     )
 
 
+def _rows(batch: UsageBatch) -> Iterable[tuple[object, ...]]:
+    # Column order of _COLUMNS; tuples straight from the columns, no record per event.
+    return zip(
+        batch.idempotency_keys,
+        batch.mission_ids,
+        batch.task_ids,
+        batch.attempt_ids,
+        batch.agents,
+        batch.models,
+        map(list, batch.tags),  # the array dumper wants lists
+        batch.input_tokens,
+        batch.output_tokens,
+        batch.cache_read_tokens,
+        batch.cache_write_tokens,
+        batch.costs_micro_usd(),
+        batch.reported_costs_micro_usd,
+        batch.computed_costs_micro_usd or [None] * len(batch),
+        batch.started_at,
+        batch.ended_at,
+        strict=True,
+    )
+
+
 async def insert_usage(conn: Connection, record: UsageRecord) -> bool:
     """Store one usage event; False (and nothing changed) when its idempotency key is known."""
     cur = await conn.execute(_INSERT_ONE, _row(record))
     return await cur.fetchone() is not None
 
 
-async def stage_usage(conn: Connection, records: Iterable[UsageRecord]) -> None:
-    """COPY `records` into this transaction's staging table (see `merge_staged_usage`).
+async def stage_usage(conn: Connection, batch: UsageBatch) -> None:
+    """COPY the events of `batch` into this transaction's staging table (binary format).
 
-    Call it once per batch as a stream arrives; nothing reaches usage_events until the merge.
+    Call it once per batch as a stream arrives; nothing reaches usage_events until the merge
+    (see `merge_staged_usage`).
     """
     await conn.execute(_CREATE_STAGING)
     async with conn.cursor().copy(_COPY_STAGING) as copy:
         copy.set_types(list(_COLUMN_TYPES))
-        for record in records:
-            await copy.write_row(_row(record))
+        for row in _rows(batch):
+            await copy.write_row(row)
 
 
 async def merge_staged_usage(conn: Connection, *, chunk_size: int = 1000) -> list[RecordedChunk]:

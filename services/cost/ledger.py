@@ -2,30 +2,33 @@
 
 This is the plain object behind CostService. Usage is validated and priced before anything is
 written: the price table gives every event a computed cost, kept beside the cost the agent
-reported (if any), which is the one charged. Writes go through COPY into a staging table and one
-set-based merge, for a single event (`record`) as for a stream of millions (`record_stream`); a
-replayed idempotency key changes nothing and emits nothing. In the same transaction the ledger
-writes the bus events (`usage.recorded` per unary event, `usage.batch_recorded` per chunk of a
-stream) and any `budget.alert` the new usage raised.
+reported (if any), which is the one charged. Streams are checked and priced column by column
+(`UsageBatch`), not as a record per event, to keep per-event Python work small. Writes go through
+COPY into a staging table and one set-based merge, for a single event (`record`) as for a stream
+of millions (`record_stream`); a replayed idempotency key changes nothing and emits nothing. In
+the same transaction the ledger writes the bus events (`usage.recorded` per unary event,
+`usage.batch_recorded` per chunk of a stream) and any `budget.alert` the new usage raised.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterable, Callable, Sequence
+import operator
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from agentcoord.config import AgentConfig
 from agentcoord.errors import InvalidInputError
-from agentcoord.prices import PriceTable
+from agentcoord.prices import ModelPrice, PriceTable
 from agentcoord.services.cost.budgets import raise_budget_alerts
 from agentcoord.store import Database
 from agentcoord.store.database import Connection
 from agentcoord.store.events import append_event
 from agentcoord.store.usage import merge_staged_usage, stage_usage, sum_spend
-from agentcoord.usage import Spend, SpendDimension, SpendFilters, UsageRecord
+from agentcoord.usage import Spend, SpendDimension, SpendFilters, UsageBatch, UsageRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +39,6 @@ COST_ACTOR = "cost"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 # The TaskExecutor keys usage by attempt; such keys name the attempt when attempt_id is empty.
 ATTEMPT_KEY_PREFIX = "attempt:"
-
-_IDENTIFIER_FIELDS = ("idempotency_key", "mission_id", "task_id", "agent")
-_COUNT_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-)
 
 
 def _utc_now() -> datetime:
@@ -82,7 +77,7 @@ class CostLedger:
         """
         stored = self.complete(record)
         async with self._db.transaction() as conn:
-            await stage_usage(conn, [stored])
+            await stage_usage(conn, UsageBatch.from_records([stored]))
             recorded = bool(await merge_staged_usage(conn))
             if recorded:
                 await append_event(
@@ -102,7 +97,7 @@ class CostLedger:
         )
         return recorded
 
-    async def record_stream(self, batches: AsyncIterable[Sequence[UsageRecord]]) -> StreamResult:
+    async def record_stream(self, batches: AsyncIterable[UsageBatch]) -> StreamResult:
         """Store every event of `batches` in one transaction: all of them or, on error, none.
 
         Each batch is validated and COPYed into staging as it arrives; the merge at the end
@@ -112,15 +107,8 @@ class CostLedger:
         received = 0
         async with self._db.transaction() as conn:
             async for batch in batches:
-                completed = []
-                for record in batch:
-                    try:
-                        completed.append(self.complete(record))
-                    except InvalidInputError as exc:
-                        raise InvalidInputError(
-                            exc.problem, field=f"events[{received}].{exc.field}"
-                        ) from None
-                    received += 1
+                completed = self.complete_batch(batch, first_position=received)
+                received += len(batch)
                 await stage_usage(conn, completed)
             recorded = await self._merge_stream(conn)
         log.info("usage stream: %d received, %d recorded", received, recorded)
@@ -178,53 +166,138 @@ class CostLedger:
 
     def complete(self, record: UsageRecord) -> UsageRecord:
         """Validate `record`; fill in its model, attempt and computed cost from the registries."""
-        for name in _IDENTIFIER_FIELDS:
-            if not getattr(record, name).strip():
-                raise InvalidInputError("must not be empty", field=name)
-        for name in _COUNT_FIELDS:
-            value = getattr(record, name)
-            if value < 0:
-                raise InvalidInputError(f"must not be negative, got {value}", field=name)
-        reported = record.reported_cost_micro_usd
-        if reported is not None and reported < 0:
-            raise InvalidInputError(f"must not be negative, got {reported}", field="cost_micro_usd")
-        if any(not tag.strip() for tag in record.tags):
-            raise InvalidInputError("tags must not be empty", field="tags")
-        agent = self._agents.get(record.agent)
-        if agent is None:
+        return self.complete_batch(UsageBatch.from_records([record])).record(0)
+
+    def complete_batch(
+        self, batch: UsageBatch, *, first_position: int | None = None
+    ) -> UsageBatch:
+        """Validate every event of `batch`; fill in models, attempts and computed costs.
+
+        Checks run column by column (the first failing event of each check is reported).
+        With `first_position`, the InvalidInputError field names the event's position in the
+        stream (`events[41].input_tokens`); without, just the field.
+        """
+
+        def bad(index: int, name: str, problem: str) -> InvalidInputError:
+            if first_position is None:
+                return InvalidInputError(problem, field=name)
+            return InvalidInputError(problem, field=f"events[{first_position + index}].{name}")
+
+        if not len(batch):
+            return batch
+        for name, texts in (
+            ("idempotency_key", batch.idempotency_keys),
+            ("mission_id", batch.mission_ids),
+            ("task_id", batch.task_ids),
+            ("agent", batch.agents),
+        ):
+            if not all(map(str.strip, texts)):
+                raise bad(_first(not text.strip() for text in texts), name, "must not be empty")
+        for name, counts in (
+            ("input_tokens", batch.input_tokens),
+            ("output_tokens", batch.output_tokens),
+            ("cache_read_tokens", batch.cache_read_tokens),
+            ("cache_write_tokens", batch.cache_write_tokens),
+            ("cost_micro_usd", batch.reported_costs_micro_usd),
+        ):
+            column: Sequence[int | None] = counts
+            if min((c for c in column if c is not None), default=0) < 0:
+                index = _first(c is not None and c < 0 for c in column)
+                raise bad(index, name, f"must not be negative, got {column[index]}")
+        if any(map(bool, batch.tags)):
+            for index, tags in enumerate(batch.tags):
+                if any(not tag.strip() for tag in tags):
+                    raise bad(index, "tags", "tags must not be empty")
+        unknown_agents = set(batch.agents) - self._agents.keys()
+        if unknown_agents:
+            index = _first(agent in unknown_agents for agent in batch.agents)
             known = ", ".join(sorted(self._agents))
-            raise InvalidInputError(
-                f"unknown agent {record.agent!r}; known: {known}", field="agent"
-            )
-        for name in ("started_at", "ended_at"):
-            if getattr(record, name).tzinfo is None:
-                raise InvalidInputError("must carry a time zone", field=name)
-        if record.ended_at < record.started_at:
-            raise InvalidInputError(
-                f"{record.ended_at.isoformat()} is before started_at"
-                f" {record.started_at.isoformat()}",
-                field="ended_at",
+            raise bad(index, "agent", f"unknown agent {batch.agents[index]!r}; known: {known}")
+        for name, times in (("started_at", batch.started_at), ("ended_at", batch.ended_at)):
+            if None in map(_TZINFO, times):
+                raise bad(_first(t.tzinfo is None for t in times), name, "must carry a time zone")
+        if any(map(operator.lt, batch.ended_at, batch.started_at)):
+            index = _first(map(operator.lt, batch.ended_at, batch.started_at))
+            raise bad(
+                index,
+                "ended_at",
+                f"{batch.ended_at[index].isoformat()} is before started_at"
+                f" {batch.started_at[index].isoformat()}",
             )
         latest = self._clock() + MAX_CLOCK_SKEW
-        if record.ended_at > latest:
-            raise InvalidInputError(
-                f"{record.ended_at.isoformat()} is more than {MAX_CLOCK_SKEW} in the future",
-                field="ended_at",
+        if max(batch.ended_at) > latest:
+            index = _first(ended > latest for ended in batch.ended_at)
+            raise bad(
+                index,
+                "ended_at",
+                f"{batch.ended_at[index].isoformat()} is more than {MAX_CLOCK_SKEW} in the future",
             )
-        model = record.model or agent.model
-        computed = self._prices.price_at(model, record.ended_at).cost_micro_usd(
-            input_tokens=record.input_tokens,
-            output_tokens=record.output_tokens,
-            cache_read_tokens=record.cache_read_tokens,
-            cache_write_tokens=record.cache_write_tokens,
-        )
-        attempt_id = record.attempt_id
-        if not attempt_id and record.idempotency_key.startswith(ATTEMPT_KEY_PREFIX):
-            attempt_id = record.idempotency_key.removeprefix(ATTEMPT_KEY_PREFIX)
+        models = [
+            model or self._agents[agent].model
+            for model, agent in zip(batch.models, batch.agents, strict=True)
+        ]
+        prices = self._prices_of(models, batch.ended_at, bad)
+        computed = [
+            price.cost_micro_usd(
+                input_tokens=i, output_tokens=o, cache_read_tokens=r, cache_write_tokens=w
+            )
+            for price, i, o, r, w in zip(
+                prices,
+                batch.input_tokens,
+                batch.output_tokens,
+                batch.cache_read_tokens,
+                batch.cache_write_tokens,
+                strict=True,
+            )
+        ]
+        prefix = len(ATTEMPT_KEY_PREFIX)
+        attempt_ids = [
+            attempt or (key[prefix:] if key.startswith(ATTEMPT_KEY_PREFIX) else "")
+            for attempt, key in zip(batch.attempt_ids, batch.idempotency_keys, strict=True)
+        ]
         return dataclasses.replace(
-            record,
-            model=model,
-            computed_cost_micro_usd=computed,
-            attempt_id=attempt_id,
-            tags=tuple(sorted(set(record.tags))),
+            batch,
+            models=models,
+            computed_costs_micro_usd=computed,
+            attempt_ids=attempt_ids,
+            tags=[tuple(sorted(set(tags))) if tags else () for tags in batch.tags],
         )
+
+    def _prices_of(
+        self,
+        models: Sequence[str],
+        ended_at: Sequence[datetime],
+        bad: Callable[[int, str, str], InvalidInputError],
+    ) -> list[ModelPrice]:
+        """The price version in effect when each event ended.
+
+        A model whose newest version began before the batch's earliest event is priced once
+        for the whole batch; other events are looked up one by one.
+        """
+        earliest = min(ended_at)
+        settled = {}
+        for model in set(models):
+            versions = self._prices.versions.get(model)
+            if versions and versions[-1].effective_from <= earliest:
+                settled[model] = versions[-1]
+        prices: list[ModelPrice | None] = list(map(settled.get, models))
+        if None not in prices:
+            return cast(list[ModelPrice], prices)
+        looked_up = []
+        for index, (price, model, ended) in enumerate(zip(prices, models, ended_at, strict=True)):
+            if price is None:
+                try:
+                    price = self._prices.price_at(model, ended)
+                except InvalidInputError as exc:
+                    raise bad(index, exc.field, exc.problem) from None
+            looked_up.append(price)
+        return looked_up
+
+
+_TZINFO = operator.attrgetter("tzinfo")
+
+
+def _first(flags: Iterable[bool]) -> int:
+    """The index of the first true flag (the caller knows there is one)."""
+    return next(index for index, flag in enumerate(flags) if flag)
+

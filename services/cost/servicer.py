@@ -6,8 +6,9 @@ can express them; everything else is validated by the ledger and the budget keep
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from types import MappingProxyType
 
 import grpc
@@ -15,10 +16,11 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from agentcoord.budgets import Budget, BudgetPeriod, BudgetScope, BudgetStatus
+from agentcoord.clients import budget_to_proto
 from agentcoord.errors import InvalidInputError
 from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
-from agentcoord.usage import SpendDimension, UsageRecord
+from agentcoord.usage import SpendDimension, UsageBatch, UsageRecord
 from agentcoord.v1 import cost_pb2, cost_pb2_grpc
 
 _DIMENSIONS = MappingProxyType(
@@ -162,35 +164,77 @@ def usage_record(event: cost_pb2.UsageEvent) -> UsageRecord:
     )
 
 
+def usage_batch(
+    events: Sequence[cost_pb2.UsageEvent], *, first_position: int = 0
+) -> UsageBatch:
+    """The domain columns of protobuf usage events, built column by column (no record per event).
+
+    An unset time raises InvalidInputError naming the event's stream position
+    (`events[41].ended_at`).
+    """
+    for name in ("started_at", "ended_at"):
+        missing = [i for i, event in enumerate(events) if not event.HasField(name)]
+        if missing:
+            raise InvalidInputError("is required", field=f"events[{first_position + missing[0]}].{name}")
+    return UsageBatch(
+        idempotency_keys=[e.idempotency_key for e in events],
+        mission_ids=[e.mission_id for e in events],
+        task_ids=[e.task_id for e in events],
+        agents=[e.agent for e in events],
+        models=[e.model for e in events],
+        input_tokens=[e.input_tokens for e in events],
+        output_tokens=[e.output_tokens for e in events],
+        cache_read_tokens=[e.cache_read_tokens for e in events],
+        cache_write_tokens=[e.cache_write_tokens for e in events],
+        reported_costs_micro_usd=[
+            e.cost_micro_usd if e.HasField("cost_micro_usd") else None for e in events
+        ],
+        started_at=_times([e.started_at for e in events], "started_at", first_position),
+        ended_at=_times([e.ended_at for e in events], "ended_at", first_position),
+        attempt_ids=[e.attempt_id for e in events],
+        tags=[tuple(e.tags) for e in events],
+    )  # fmt: skip
+
+
+def _times(stamps: list[Timestamp], name: str, first_position: int) -> list[datetime]:
+    # fromtimestamp mapped over whole columns: about half the cost of Timestamp.ToDatetime.
+    nanos = [stamp.nanos for stamp in stamps]
+    try:
+        times = list(map(datetime.fromtimestamp, [stamp.seconds for stamp in stamps], repeat(UTC)))
+        if any(nanos):
+            times = [
+                t.replace(microsecond=n // 1000) if n else t
+                for t, n in zip(times, nanos, strict=True)
+            ]
+    except (ValueError, OverflowError, OSError):
+        index = next(i for i, stamp in enumerate(stamps) if not _valid_time(stamp))
+        raise InvalidInputError(
+            "is not a valid time", field=f"events[{first_position + index}].{name}"
+        ) from None
+    return times
+
+
+def _valid_time(stamp: Timestamp) -> bool:
+    if not 0 <= stamp.nanos < 1_000_000_000:
+        return False
+    try:
+        datetime.fromtimestamp(stamp.seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        return False
+    return True
+
+
 async def _batches(
     requests: AsyncIterable[cost_pb2.RecordUsageStreamRequest],
-) -> AsyncIterator[list[UsageRecord]]:
+) -> AsyncIterator[UsageBatch]:
     position = 0
     async for request in requests:
-        batch = []
-        for event in request.events:
-            try:
-                batch.append(usage_record(event))
-            except InvalidInputError as exc:
-                raise InvalidInputError(exc.problem, field=f"events[{position}].{exc.field}") from None
-            position += 1
-        yield batch
+        yield usage_batch(request.events, first_position=position)
+        position += len(request.events)
 
 
 def _status(status: BudgetStatus) -> cost_pb2.BudgetStatus:
-    budget = status.budget
-    scope = next(k for k, v in _SCOPES.items() if v is budget.scope)
-    period = next(k for k, v in _PERIODS.items() if v is budget.period)
-    message = cost_pb2.BudgetStatus(
-        budget=cost_pb2.Budget(
-            scope=scope,
-            subject=budget.subject,
-            period=period,
-            soft_limit_micro_usd=budget.soft_limit_micro_usd or 0,
-            hard_limit_micro_usd=budget.hard_limit_micro_usd or 0,
-        ),
-        spent_micro_usd=status.spent_micro_usd,
-    )
+    message = cost_pb2.BudgetStatus(budget=budget_to_proto(status.budget), spent_micro_usd=status.spent_micro_usd)
     if status.period_start is not None:
         message.period_start.FromDatetime(status.period_start)
     return message

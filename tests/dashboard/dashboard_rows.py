@@ -1,7 +1,8 @@
 """Rows for the dashboard tests, written with plain SQL (the dashboard itself only reads).
 
-`seed` fills a fresh database with two missions, their tasks, usage by two agents and three audit
-entries; the SEEDED_* constants state what the dashboard must show for it.
+`seed` fills a fresh database with two missions, their tasks, usage by two agents, three audit
+entries, two budgets and one budget alert; the SEEDED_* constants state what the dashboard must
+show for it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ SEEDED_AGENT_COST_MICRO_USD = {"claude": 2_234_617, "codex": 999_999}
 SEEDED_AGENT_ATTEMPTS = {"claude": 3, "codex": 3}
 SEEDED_MISSION_COST_MICRO_USD = {NEWEST: 2_234_616, OLDER: 1_000_000}
 SEEDED_AUDIT_AT = datetime(2026, 3, 1, 12, 0, 2, tzinfo=UTC)
+SEEDED_ALERT_AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+SEEDED_BUDGETS = [
+    # (name, spent, soft limit, hard limit, status): claude's lifetime spend is over its soft
+    # limit; the global daily budget has spent nothing today (all usage is from March).
+    ("agent:claude/total", "$2.2346", "$2.0000", "$5.0000", "soft limit reached"),
+    ("global:/day", "$0.0000", "-", "$1.0000", "ok"),
+]
+SEEDED_ALERTS = [("agent:claude/total", "soft", "$2.0000", "$2.2346")]
 
 _T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -71,6 +80,37 @@ def insert_usage(
                 _T0,
                 _T0 + timedelta(seconds=30),
             ),
+        )
+
+
+def insert_budget(
+    url: str, scope: str, subject: str, period: str, *, soft: int | None, hard: int | None
+) -> None:
+    """One budget with limits in micro-dollars (None: not set)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO budgets (scope, subject, period, soft_limit_micro_usd,"
+            " hard_limit_micro_usd) VALUES (%s, %s, %s, %s, %s)",
+            (scope, subject, period, soft, hard),
+        )
+
+
+def insert_alert(
+    url: str,
+    budget: tuple[str, str, str],
+    *,
+    level: str,
+    limits: tuple[int, int],
+    raised_at: datetime,
+) -> None:
+    """One budget alert of `budget` = (scope, subject, period) for a `total` period, with
+    `limits` = (limit, spent) in micro-dollars."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO budget_alerts (scope, subject, period, period_start, level,"
+            " limit_micro_usd, spent_micro_usd, raised_at)"
+            " VALUES (%s, %s, %s, '-infinity', %s, %s, %s, %s)",
+            (*budget, level, *limits, raised_at),
         )
 
 
@@ -142,3 +182,12 @@ def seed(url: str) -> None:
                     bytes([seq]) * 32,
                 ),
             )
+    insert_budget(url, "agent", "claude", "total", soft=2_000_000, hard=5_000_000)
+    insert_budget(url, "global", "", "day", soft=None, hard=1_000_000)
+    insert_alert(
+        url,
+        ("agent", "claude", "total"),
+        level="soft",
+        limits=(2_000_000, 2_234_617),
+        raised_at=SEEDED_ALERT_AT,
+    )

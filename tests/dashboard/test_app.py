@@ -12,7 +12,18 @@ from datetime import UTC, datetime
 import pytest
 from bokeh.client import pull_session
 from bokeh.document import Document
-from dashboard_rows import NEWEST, NEWEST_NAME, OLDER, OLDER_NAME, insert_mission, insert_usage
+from dashboard_rows import (
+    NEWEST,
+    NEWEST_NAME,
+    OLDER,
+    OLDER_NAME,
+    SEEDED_ALERTS,
+    SEEDED_BUDGETS,
+    insert_alert,
+    insert_budget,
+    insert_mission,
+    insert_usage,
+)
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from agentcoord.config import Config
@@ -52,18 +63,30 @@ def test_served_dashboard_shows_missions_and_spend_and_follows_the_database(
         assert NEWEST_NAME in served
         assert "$2.2346" in served  # claude's spend
         assert "$1.0000" in served  # codex's spend
+        assert "agent:claude/total" in served  # the budget and its alert
+        assert "soft limit reached" in served
 
         insert_mission(
             seeded_database_url, "m-live", "Live mission 42", created_at=datetime.now(UTC)
         )
+        insert_budget(seeded_database_url, "tag", "team:live", "week", soft=None, hard=7_000_000)
+        insert_alert(
+            seeded_database_url,
+            ("agent", "claude", "total"),
+            level="hard",
+            limits=(5_000_000, 5_000_001),
+            raised_at=datetime.now(UTC),
+        )
 
-        def a_session_shows_the_new_mission() -> bool:
+        def a_session_shows_the_new_rows() -> bool:
             return any(
                 "Live mission 42" in dashboard.missions_table.value["name"].tolist()
+                and "tag:team:live/week" in dashboard.budgets_table.value["budget"].tolist()
+                and dashboard.budget_alerts_table.value["level"].tolist() == ["hard", "soft"]
                 for dashboard in server.sessions()
             )
 
-        assert _eventually(a_session_shows_the_new_mission)
+        assert _eventually(a_session_shows_the_new_rows)
     finally:
         server.stop()
     with pytest.raises(OSError):
@@ -76,6 +99,11 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
     dashboard = create_dashboard(base_config.with_database_url(seeded_database_url))
     try:
         missions_table, agent_spend_table = dashboard.missions_table, dashboard.agent_spend_table
+        budgets_table = dashboard.budgets_table
+        shown_budgets = budgets_table.value[["budget", "spent", "soft limit", "hard limit", "status"]]
+        assert [tuple(row) for row in shown_budgets.itertuples(index=False)] == SEEDED_BUDGETS
+        shown_alerts = dashboard.budget_alerts_table.value[["budget", "level", "limit", "spent"]]
+        assert [tuple(row) for row in shown_alerts.itertuples(index=False)] == SEEDED_ALERTS
         assert dashboard.tasks_table.value["task_id"].tolist() == ["t1", "t2", "t3"]
         assert NEWEST_NAME in dashboard.tasks_title.object
         assert dashboard.spend_chart_source.data["cost_text"] == ["$2.2346", "$1.0000"]
@@ -95,10 +123,19 @@ def test_dashboard_refreshes_in_place_and_follows_the_chosen_mission(
             tokens=(1, 1),
             cost_micro_usd=5_000_000,
         )
+        insert_budget(seeded_database_url, "agent", "gemini", "total", soft=4_000_000, hard=None)
         dashboard.refresh()
         # Same widgets, new data: the page is updated, not rebuilt.
         assert dashboard.missions_table is missions_table
         assert dashboard.agent_spend_table is agent_spend_table
+        assert dashboard.budgets_table is budgets_table
+        shown_budgets = dashboard.budgets_table.value[["budget", "spent", "hard limit", "status"]]
+        assert [tuple(row) for row in shown_budgets.itertuples(index=False)][1] == (
+            "agent:gemini/total",
+            "$5.0000",
+            "-",
+            "soft limit reached",
+        )
         assert dashboard.agent_spend_table.value["spend"].tolist() == [
             "$5.0000",
             "$2.2346",

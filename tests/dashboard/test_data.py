@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 import psycopg
 import pytest
@@ -12,7 +14,10 @@ from dashboard_rows import (
     OLDER_NAME,
     SEEDED_AGENT_ATTEMPTS,
     SEEDED_AGENT_COST_MICRO_USD,
+    SEEDED_ALERT_AT,
+    SEEDED_ALERTS,
     SEEDED_AUDIT_AT,
+    SEEDED_BUDGETS,
     SEEDED_MISSION_COST_MICRO_USD,
 )
 
@@ -65,6 +70,28 @@ def test_snapshot_holds_missions_tasks_exact_spend_and_audit_status(
     assert snapshot.audit == AuditStatus(entries=3, latest_at=SEEDED_AUDIT_AT)
 
 
+def test_snapshot_holds_budgets_with_current_period_spend_and_the_latest_alerts(
+    seeded_database_url: str,
+) -> None:
+    reader = SnapshotReader(seeded_database_url)
+    try:
+        snapshot = reader.read()
+    finally:
+        reader.close()
+
+    budgets = snapshot.budgets
+    assert budgets.select("budget", "spent_text", "soft_text", "hard_text", "status").rows() == (
+        SEEDED_BUDGETS
+    )
+    assert budgets["spent_micro_usd"].to_list() == [SEEDED_AGENT_COST_MICRO_USD["claude"], 0]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert budgets["period_start"].to_list() == [None, today]  # `total` has no period start
+
+    alerts = snapshot.budget_alerts
+    assert alerts.select("budget", "level", "limit_text", "spent_text").rows() == SEEDED_ALERTS
+    assert alerts["raised_at"].to_list() == [SEEDED_ALERT_AT]
+
+
 def test_snapshot_of_a_chosen_mission_outside_the_missions_view(seeded_database_url: str) -> None:
     with psycopg.connect(seeded_database_url, autocommit=True) as conn:
         snapshot = read_snapshot(conn, mission_id=OLDER, mission_limit=1)
@@ -85,7 +112,9 @@ def test_empty_database_gives_typed_empty_frames(fresh_database_url: str) -> Non
         reader.close()
 
     empty = Snapshot.empty()
-    for view in ("missions", "tasks", "spend_by_agent", "spend_by_mission"):
+    for view in (
+        "missions", "tasks", "spend_by_agent", "spend_by_mission", "budgets", "budget_alerts"
+    ):
         frame = getattr(snapshot, view)
         assert frame.is_empty()
         assert frame.schema == getattr(empty, view).schema, view

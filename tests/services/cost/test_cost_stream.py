@@ -117,6 +117,13 @@ def test_concurrent_streams_with_overlapping_keys_store_each_key_once(
         (event("bad", ended_at=_timestamp(datetime.now(UTC) + timedelta(hours=2))), "events[120].ended_at"),
         (cost_pb2.UsageEvent(idempotency_key="bad", mission_id="m", task_id="t", agent="sim-fast"),
          "events[120].started_at"),
+        (event("bad", agent=" "), "events[120].agent"),
+        (event("bad", cost_micro_usd=-5), "events[120].cost_micro_usd"),
+        (event("bad", tags=["team:a", " "]), "events[120].tags"),
+        (event("bad", agent="ghost"), "events[120].agent"),
+        (event("bad", started_at=_timestamp(datetime.now(UTC)),
+               ended_at=_timestamp(datetime.now(UTC) - timedelta(hours=1))), "events[120].ended_at"),
+        (event("bad", ended_at=Timestamp(seconds=10**12)), "events[120].ended_at"),
     ],
 )
 def test_one_bad_event_rejects_the_whole_stream(cost, fresh_database_url, bad, field) -> None:
