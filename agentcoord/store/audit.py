@@ -94,13 +94,6 @@ async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
     return AuditEntry(**row) if row else None
 
 
-async def entry_by_event_id(conn: Connection, event_id: str) -> AuditEntry | None:
-    """The entry stored for idempotency key `event_id`, or None."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = %s", (event_id,))
-    row = await cur.fetchone()
-    return AuditEntry(**row) if row else None
-
-
 async def entries_by_event_ids(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:
     """The entries stored for any of `event_ids`, keyed by event_id."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)", (list(event_ids),))

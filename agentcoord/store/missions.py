@@ -134,14 +134,6 @@ async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, pro
     return int(row["incarnation"]), streak
 
 
-async def incarnation_pids(conn: Connection, mission_id: str) -> list[int]:
-    """Process ids of the mission actor's incarnations, oldest first (for operators and fault tests)."""
-    cur = await conn.execute(
-        "SELECT pid FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation", (mission_id,)
-    )
-    return [int(row["pid"]) for row in await cur.fetchall()]
-
-
 async def record_deferral(
     conn: Connection, *, mission_id: str, task_id: str, blocked_by: str, paths: list[str], actor: str
 ) -> None:
