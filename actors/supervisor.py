@@ -16,13 +16,18 @@ import ray
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.mission import mission_actor
 from agentcoord.config import Config
+from agentcoord.errors import ConflictError
 from agentcoord.states import MissionState
 from agentcoord.store import Database
-from agentcoord.store.missions import mission_ids_in_states
+from agentcoord.store.missions import get_mission, mission_ids_in_states, set_mission_state
 
 log = logging.getLogger(__name__)
 
 ACTOR_NAME = "mission-supervisor"
+MAX_RUNS = 4
+"""Failed runs of a mission's actor before the mission itself is failed."""
+RERUN_BASE_S = 1.0
+RERUN_MAX_S = 30.0
 _UNFINISHED = tuple(state for state in MissionState if not state.is_terminal)
 
 
@@ -44,9 +49,7 @@ class MissionSupervisorShell:
         watcher = self._watchers.get(mission_id)
         if watcher is not None and not watcher.done():
             return
-        actor = mission_actor(config or self._config, mission_id)
-        self._actors[mission_id] = actor
-        self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, actor))
+        self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, config or self._config))
 
     async def cancel_mission(self, mission_id: str) -> None:
         """Tell a running Mission actor that the store now says cancelled (the store is the record)."""
@@ -72,15 +75,47 @@ class MissionSupervisorShell:
         """Ids of missions being watched right now."""
         return sorted(m for m, w in self._watchers.items() if not w.done())
 
-    async def _watch(self, mission_id: str, actor: Any) -> None:
+    async def _watch(self, mission_id: str, config: Config) -> None:
+        """Run the mission's actor to the end; if its run fails, start a fresh one, a few times.
+
+        Ray restarts an actor whose process dies; this covers the other way a run ends early,
+        an error escaping the runner (a service unreachable for longer than its retries, the
+        database refusing connections). After MAX_RUNS failed runs the mission is failed with
+        the last error, so it never stays 'running' with nobody driving it.
+        """
+        for run in range(1, MAX_RUNS + 1):
+            actor = mission_actor(config, mission_id)
+            self._actors[mission_id] = actor
+            try:
+                state = await actor.run.remote()
+                log.info("mission finished as %s", state, extra={"mission_id": mission_id})
+                return
+            except Exception as exc:  # noqa: BLE001 -- any failed run is retried with a fresh actor
+                cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
+                error = f"{type(cause).__name__}: {cause}"
+                log.warning("mission run %d failed: %s", run, error, extra={"mission_id": mission_id})
+            finally:
+                self._actors.pop(mission_id, None)
+                ray.kill(actor, no_restart=True)
+            if run < MAX_RUNS:
+                await asyncio.sleep(min(RERUN_MAX_S, RERUN_BASE_S * 2 ** (run - 1)))
+        await self._fail(mission_id, config, f"mission actor failed {MAX_RUNS} runs; last error: {error}")
+
+    async def _fail(self, mission_id: str, config: Config, reason: str) -> None:
+        assert config.database.url
+        db = await Database.open(config.database.url, max_size=1)
         try:
-            state = await actor.run.remote()
-            log.info("mission finished as %s", state, extra={"mission_id": mission_id})
-        except Exception:
-            log.exception("mission actor failed", extra={"mission_id": mission_id})
+            async with db.transaction() as conn:
+                mission = await get_mission(conn, mission_id)
+                if not mission.state.is_terminal:
+                    await set_mission_state(
+                        conn, mission_id=mission_id, current=mission.state, target=MissionState.FAILED,
+                        reason=reason[:2000], actor="mission-supervisor",
+                    )
+        except ConflictError:
+            pass  # it ended meanwhile
         finally:
-            self._actors.pop(mission_id, None)
-            ray.kill(actor, no_restart=True)
+            await db.close()
 
 
 MissionSupervisorActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(MissionSupervisorShell)

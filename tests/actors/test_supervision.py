@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from pathlib import Path
@@ -86,3 +87,24 @@ def test_after_a_full_restart_the_supervisor_reattaches_unfinished_missions(stac
     _wait(lambda: _state(url, mission_id)[0] == "completed")
     _, tasks = _state(url, mission_id)
     assert tasks == {"a": ("succeeded", 2), "b": ("succeeded", 1)}  # the lost attempt was retried, once
+
+
+def test_a_mission_whose_runs_keep_failing_is_rerun_then_failed_with_the_error(stack: Any, runner: Any) -> None:
+    """Routing unreachable: each run raises; the supervisor starts fresh actors, then fails the mission."""
+    url = stack.config.database.url
+    mission_id = str(uuid.uuid4())
+    spec = parse_mission({"name": "unroutable", "goal": "g", "tasks": [{"id": "a", "description": "x"}]})
+    broken = dataclasses.replace(stack.config, addresses=dataclasses.replace(stack.config.addresses, routing="127.0.0.1:1"))
+
+    async def insert() -> None:
+        async with stack.db.transaction() as conn:
+            await store.insert_mission(conn, mission_id=mission_id, request_id=None, spec=spec, actor="test")
+
+    runner.run(insert())
+    ray.get(supervisor_handle(stack.config).start_mission.remote(mission_id, broken), timeout=30)
+    _wait(lambda: _state(url, mission_id)[0] == "failed", deadline_s=90)
+    with psycopg.connect(url) as conn:
+        reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+        starts = conn.execute("SELECT count(*) FROM mission_incarnations WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+    assert reason.startswith("mission actor failed 4 runs; last error:") and "RoutingService at 127.0.0.1:1" in reason
+    assert starts == 4  # a fresh actor each run
