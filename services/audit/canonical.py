@@ -83,7 +83,7 @@ def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> 
     if not isinstance(payload, Mapping):
         raise InvalidInputError("must be a JSON object", field=field)
     try:  # one walk that redacts and sorts; the two-step path below names what is wrong
-        return _COMPACT.encode(_redacted_sorted(payload)).encode("utf-8")
+        return _COMPACT.encode(_sorted(payload, redacting=True)).encode("utf-8")
     except (_RefusedJson, UnicodeEncodeError):
         return canonical_json(redact(payload), field=field)
 
@@ -160,10 +160,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _redacted_sorted(value: Any) -> Any:
-    """`_sorted(redact(value))` in a single walk (the hot path of every append)."""
+def _sorted(value: Any, *, redacting: bool = False) -> Any:
+    """A copy with every object's keys in canonical order; _RefusedJson for what JSON cannot hold.
+
+    With `redacting`, secrets are redacted in the same walk (the hot path of every append).
+    The fast path of canonical_json: lone surrogates surface when the text is encoded, and
+    `_normalise` then finds and names whatever was wrong.
+    """
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(REDACTED, value)
+        return _SECRET_VALUE.sub(REDACTED, value) if redacting else value
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -173,30 +178,12 @@ def _redacted_sorted(value: Any) -> Any:
         if not all(isinstance(key, str) for key in keys):
             raise _RefusedJson("object key is not a string")
         keys.sort(key=None if all(key.isascii() for key in keys) else _utf16_order)
-        return {key: REDACTED if is_secret_key(key) else _redacted_sorted(value[key]) for key in keys}
+        return {
+            key: REDACTED if redacting and is_secret_key(key) else _sorted(value[key], redacting=redacting)
+            for key in keys
+        }
     if isinstance(value, list | tuple):
-        return [_redacted_sorted(item) for item in value]
-    raise _RefusedJson(f"{type(value).__name__} is not a JSON value")
-
-
-def _sorted(value: Any) -> Any:
-    """A copy with every object's keys in canonical order; _RefusedJson for what JSON cannot hold.
-
-    The fast path of canonical_json: lone surrogates surface when the text is encoded, and
-    `_normalise` then finds and names whatever was wrong.
-    """
-    if value is None or isinstance(value, str | bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, Mapping):
-        keys = list(value)
-        if not all(isinstance(key, str) for key in keys):
-            raise _RefusedJson("object key is not a string")
-        keys.sort(key=None if all(key.isascii() for key in keys) else _utf16_order)
-        return {key: _sorted(value[key]) for key in keys}
-    if isinstance(value, list | tuple):
-        return [_sorted(item) for item in value]
+        return [_sorted(item, redacting=redacting) for item in value]
     raise _RefusedJson(f"{type(value).__name__} is not a JSON value")
 
 

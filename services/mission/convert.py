@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from agentcoord.clients import timestamp
 from agentcoord.missions import MissionSettings, MissionSpec, TaskSpec
 from agentcoord.money import micro_usd_to_usd
 from agentcoord.states import MissionState, TaskState
@@ -85,7 +84,7 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
             )
             for t in mission.tasks
         ],
-        created_at=_timestamp(mission.created_at), updated_at=_timestamp(mission.updated_at),
+        created_at=timestamp(mission.created_at), updated_at=timestamp(mission.updated_at),
         settings=settings_to_proto(mission.settings),
         forecast_p50_micro_usd=mission.forecast_p50_micro_usd or 0,
         forecast_p90_micro_usd=mission.forecast_p90_micro_usd or 0,
@@ -95,7 +94,7 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
 def event_to_proto(event: Event) -> mission_pb2.MissionEvent:
     return mission_pb2.MissionEvent(
         seq=event.event_id, topic=event.topic, task_id=event.task_id, actor=event.actor,
-        payload_json=json.dumps(dict(event.payload), sort_keys=True), created_at=_timestamp(event.created_at),
+        payload_json=json.dumps(dict(event.payload), sort_keys=True), created_at=timestamp(event.created_at),
     )
 
 
@@ -115,9 +114,3 @@ def task_state_to_proto(state: TaskState) -> mission_pb2.TaskState:
 
 def task_state_from_proto(value: mission_pb2.TaskState) -> TaskState:
     return TaskState[mission_pb2.TaskState.Name(value).removeprefix("TASK_STATE_")]
-
-
-def _timestamp(moment: Any) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
