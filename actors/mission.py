@@ -96,7 +96,7 @@ class RayMissionPorts:
 
 
 class MissionActorShell:
-    """Drives its mission from construction; `run` waits for the outcome, `cancel` wakes it."""
+    """Drives its mission from construction; `run` waits for the outcome, `wake` hurries it."""
 
     def __init__(self, config: Config, mission_id: str) -> None:
         self._config = config
@@ -108,8 +108,8 @@ class MissionActorShell:
         """Wait until the mission reaches a terminal state; return that state's name."""
         return await asyncio.shield(self._drive_task)
 
-    async def cancel(self) -> None:
-        """The mission was cancelled in the store: stop its attempts now rather than at the next poll."""
+    async def wake(self) -> None:
+        """The store changed (cancelled, reviewed): act on it now rather than at the next poll."""
         if self._runner is not None:
             self._runner.wake()
 

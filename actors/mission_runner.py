@@ -28,10 +28,12 @@ from agentcoord.errors import ConflictError, InvalidInputError, NoEligibleAgentE
 from agentcoord.mission_view import MissionView, TaskView
 from agentcoord.planning import PlanningError, PlanResult
 from agentcoord.policy import ActionRequest, Decision, Effect
+from agentcoord.reviews import ReviewVerdict
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
 from agentcoord.store.agents import latest_session
+from agentcoord.store.reviews import count_awaiting_review, lock_mission, record_review
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ BUDGET_RULE = "budget-hard-stop"
 """The rule id a hard budget's denial is recorded under."""
 CANCEL_GRACE_S = 1.0
 """How long a cancelled attempt may take to stop by itself before its worker is killed."""
+SIMULATED_REVIEWER = "simulated reviewer"
+"""Who reviews a simulated agent's result: its own seeded verdict, never a person."""
 POLL_S = 1.0
 """How often an idle runner re-reads its log (cancellation, agent slots) when nothing wakes it."""
 
@@ -94,7 +98,6 @@ class MissionRunner:
         self._not_before: dict[str, float] = {}
         self._deferrals: set[tuple[str, str]] = set()
         self._recorded: set[tuple[str, str]] = set()
-        self._review_required: set[str] = set()
         self._wake = asyncio.Event()
 
     @property
@@ -127,20 +130,29 @@ class MissionRunner:
             await self._set_mission(MissionState.RUNNING)
         await self._close_lost_attempts()
         while True:
+            if await self._run_ready_tasks() is MissionState.CANCELLED:
+                return MissionState.CANCELLED
+            final = await self._conclude()
+            if final is not None:
+                return final
+            # A review came in just as the mission was about to wait for reviews: run what it freed.
+
+    async def _run_ready_tasks(self) -> MissionState | None:
+        """Start tasks as they become ready until nothing runs or can start; CANCELLED if cancelled."""
+        while True:
             view = await self.refresh()
             if view.state is MissionState.CANCELLED:
                 await self._abort_in_flight("mission cancelled")
                 return MissionState.CANCELLED
             if view.settings.on_failure == "fail_fast" and self._failures():
                 await self._abort_in_flight(f"stopped by fail_fast after: {'; '.join(self._failures())}")
-                break
+                return None
             startable, waiting = self._startable()
             for task in startable:
                 waiting |= not await self._start(task)
             if not self._in_flight and not waiting:
-                break
+                return None
             await self._wait_for_progress()
-        return await self._conclude()
 
     async def _plan(self) -> bool:
         """Ask a planning agent for the tasks of a goal-only mission; False if no valid plan came."""
@@ -228,8 +240,6 @@ class MissionRunner:
         one commit on its way to running.
         """
         decision = await self._ports.check_policy(self._action(task))
-        if decision.effect is Effect.REQUIRE_REVIEW:
-            self._review_required.add(task.spec.id)
         pending = task.state is TaskState.PENDING
         if pending and decision.effect is Effect.DENY:
             log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
@@ -251,7 +261,10 @@ class MissionRunner:
             state = task.state
             if pending:
                 await self._insert_decision(conn, task, decision)
-                await self._move(conn, task, state, TaskState.ROUTED, agent=agent, reason=route_reason)
+                await self._move(
+                    conn, task, state, TaskState.ROUTED, agent=agent, reason=route_reason,
+                    extra={"review_required": decision.effect is Effect.REQUIRE_REVIEW},
+                )
                 state = TaskState.ROUTED
             if not allowed:
                 # A spent hard budget is recorded as a policy denial like any other.
@@ -304,16 +317,19 @@ class MissionRunner:
 
     async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
         rule_ids: tuple[str, ...] = ()
+        verdict = ""
         try:
             report = future.result()
             outcome, summary, error, rule_ids = report.outcome, report.summary, report.error, report.policy_rule_ids
+            verdict = report.simulated_verdict
         except Exception as exc:  # noqa: BLE001 -- any crash of the attempt (worker died, service down) retries only this task
             outcome, summary, error = AgentOutcome.FAILED, "", f"attempt crashed: {type(exc).__name__}: {exc}"
         await self._ports.release_agent_slot(attempt.attempt_id)
         task = self._view.task(attempt.task_id)
         max_attempts = self._view.settings.max_attempts
         if outcome is AgentOutcome.SUCCEEDED:
-            target = TaskState.AWAITING_REVIEW if task.spec.id in self._review_required else TaskState.SUCCEEDED
+            review = task.review_required or self._view.settings.review == "all" or bool(verdict)
+            target = TaskState.AWAITING_REVIEW if review else TaskState.SUCCEEDED
             reason = summary
         elif outcome is AgentOutcome.BLOCKED_BY_POLICY:
             # The agent tried a tool call policy denied (its hook stopped it): retrying would try again.
@@ -328,6 +344,13 @@ class MissionRunner:
                 conn, attempt_id=attempt.attempt_id, outcome=outcome.value, summary=summary, error=error
             ):
                 await self._move(conn, task, task.state, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
+                if target is TaskState.AWAITING_REVIEW and verdict:
+                    # A simulated agent's result comes with its simulated reviewer's verdict.
+                    await record_review(
+                        conn, review_id=f"sim-{attempt.attempt_id}", mission_id=self._mission_id, task_id=task.spec.id,
+                        verdict=ReviewVerdict(verdict), reviewer=SIMULATED_REVIEWER,
+                        reason="" if verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection", actor=ACTOR,
+                    )
         await self.refresh()
 
     async def _close_lost_attempts(self) -> None:
@@ -371,12 +394,15 @@ class MissionRunner:
             if t.state.is_terminal and not t.state.is_success
         ]
 
-    async def _conclude(self) -> MissionState:
+    async def _conclude(self) -> MissionState | None:
+        """Record how the mission ended (or that it waits for reviews); None if a review just came in."""
         tasks = self._view.ordered_tasks()
         if all(t.state.is_success for t in tasks):
             target, reason = MissionState.COMPLETED, f"all {len(tasks)} tasks succeeded"
-        elif all(t.state.is_success or t.state is TaskState.AWAITING_REVIEW for t in tasks):
-            target, reason = MissionState.AWAITING_REVIEW, "results wait for review"
+        elif any(t.state is TaskState.AWAITING_REVIEW for t in tasks) and not (
+            self._view.settings.on_failure == "fail_fast" and self._failures()
+        ):
+            return await self._await_reviews()  # a verdict may still free (or rework) the rest
         else:
             problems = [
                 f"task {t.spec.id} {t.state.value}: {t.reason}" for t in tasks
@@ -392,6 +418,23 @@ class MissionRunner:
             return (await self.refresh()).state  # cancelled at the last moment: the log has the final word
         log.info("mission %s", target.value, extra={"mission_id": self._mission_id})
         return target
+
+    async def _await_reviews(self) -> MissionState | None:
+        """Park the mission until reviews arrive; the review that frees work restarts it."""
+        if self._view.state is MissionState.AWAITING_REVIEW:
+            return MissionState.AWAITING_REVIEW  # a restarted run: nothing to do until a review
+        async with self._db.transaction() as conn:
+            state = MissionState((await lock_mission(conn, self._mission_id))["state"])
+            if state is MissionState.RUNNING and await count_awaiting_review(conn, self._mission_id):
+                await store.set_mission_state(
+                    conn, mission_id=self._mission_id, current=state, target=MissionState.AWAITING_REVIEW,
+                    reason="results wait for review", actor=ACTOR,
+                )
+        view = await self.refresh()
+        if view.state is MissionState.RUNNING:
+            return None
+        log.info("mission %s", view.state.value, extra={"mission_id": self._mission_id})
+        return view.state
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -51,11 +51,11 @@ class MissionSupervisorShell:
             return
         self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, config or self._config))
 
-    async def cancel_mission(self, mission_id: str) -> None:
-        """Tell a running Mission actor that the store now says cancelled (the store is the record)."""
+    async def wake_mission(self, mission_id: str) -> None:
+        """Tell a running Mission actor the store changed (cancelled, reviewed): re-read it now."""
         actor = self._actors.get(mission_id)
         if actor is not None:
-            await actor.cancel.remote()
+            await actor.wake.remote()
 
     async def reattach(self, config: Config | None = None) -> list[str]:
         """Start every mission the store says is unfinished; return their ids."""
@@ -76,30 +76,52 @@ class MissionSupervisorShell:
         return sorted(m for m, w in self._watchers.items() if not w.done())
 
     async def _watch(self, mission_id: str, config: Config) -> None:
-        """Run the mission's actor to the end; if its run fails, start a fresh one, a few times.
+        """Run the mission's actor until the mission ends or parks awaiting review; if its run
+        fails, start a fresh one, a few times.
 
         Ray restarts an actor whose process dies; this covers the other way a run ends early,
         an error escaping the runner (a service unreachable for longer than its retries, the
         database refusing connections). After MAX_RUNS failed runs the mission is failed with
         the last error, so it never stays 'running' with nobody driving it.
         """
-        for run in range(1, MAX_RUNS + 1):
+        failed_runs = 0
+        while True:
             actor = mission_actor(config, mission_id)
             self._actors[mission_id] = actor
             try:
                 state = await actor.run.remote()
-                log.info("mission finished as %s", state, extra={"mission_id": mission_id})
-                return
             except Exception as exc:  # noqa: BLE001 -- any failed run is retried with a fresh actor
                 cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
                 error = f"{type(cause).__name__}: {cause}"
-                log.warning("mission run %d failed: %s", run, error, extra={"mission_id": mission_id})
+                failed_runs += 1
+                log.warning("mission run %d failed: %s", failed_runs, error, extra={"mission_id": mission_id})
+                state = ""
             finally:
                 self._actors.pop(mission_id, None)
                 ray.kill(actor, no_restart=True)
-            if run < MAX_RUNS:
-                await asyncio.sleep(min(RERUN_MAX_S, RERUN_BASE_S * 2 ** (run - 1)))
-        await self._fail(mission_id, config, f"mission actor failed {MAX_RUNS} runs; last error: {error}")
+            if state:
+                log.info("mission run ended as %s", state, extra={"mission_id": mission_id})
+                if state != MissionState.AWAITING_REVIEW.value or not await self._reviewed_meanwhile(mission_id, config):
+                    return
+            elif failed_runs >= MAX_RUNS:
+                await self._fail(mission_id, config, f"mission actor failed {MAX_RUNS} runs; last error: {error}")
+                return
+            else:
+                await asyncio.sleep(min(RERUN_MAX_S, RERUN_BASE_S * 2 ** (failed_runs - 1)))
+
+    async def _reviewed_meanwhile(self, mission_id: str, config: Config) -> bool:
+        """True when a review put the mission back to running as its run was parking it.
+
+        The review's own start request found this watcher still alive and did nothing, so the
+        watcher drives the mission on itself.
+        """
+        assert config.database.url
+        db = await Database.open(config.database.url, max_size=1)
+        try:
+            async with db.transaction() as conn:
+                return (await get_mission(conn, mission_id)).state is MissionState.RUNNING
+        finally:
+            await db.close()
 
     async def _fail(self, mission_id: str, config: Config, reason: str) -> None:
         assert config.database.url

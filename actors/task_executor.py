@@ -60,6 +60,8 @@ class AttemptReport:
     policy_rule_ids: tuple[str, ...] = ()
     files_changed: tuple[str, ...] = ()
     branch: str = ""
+    simulated_verdict: str = ""
+    """The simulated reviewer's verdict on a simulated agent's result (see AgentResult)."""
 
 
 def execute_attempt(config: Config, request: AttemptRequest) -> AttemptReport:
@@ -118,6 +120,7 @@ def execute_attempt(config: Config, request: AttemptRequest) -> AttemptReport:
         policy_rule_ids=result.policy_rule_ids,
         files_changed=files,
         branch=worktree.branch if worktree else "",
+        simulated_verdict=result.simulated_verdict,
     )
 
 

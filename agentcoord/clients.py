@@ -186,6 +186,12 @@ class MissionClient:
         request = mission_pb2.CancelMissionRequest(mission_id=mission_id, reason=reason)
         return self._call(self._stub.CancelMission, request).mission
 
+    def review(self, request: mission_pb2.ReviewTaskRequest) -> mission_pb2.ReviewTaskResponse:
+        return self._call(self._stub.ReviewTask, request)
+
+    def review_queue(self, *, limit: int = 50) -> mission_pb2.ListReviewQueueResponse:
+        return self._call(self._stub.ListReviewQueue, mission_pb2.ListReviewQueueRequest(limit=limit))
+
     def watch(self, mission_id: str, *, from_seq: int = 0, timeout_s: float | None = None) -> Iterator[
         mission_pb2.WatchMissionResponse
     ]:

@@ -30,6 +30,8 @@ class TaskView:
     attempts: int = 0
     current_attempt_id: str = ""
     cost_micro_usd: int = 0
+    review_required: bool = False
+    """A require_review rule matched the task when it was routed: its result waits for a review."""
 
 
 @dataclass
@@ -125,6 +127,8 @@ def _task_state(view: MissionView, task_id: str, payload: Mapping[str, Any]) -> 
     changes: dict[str, Any] = {"state": target, "reason": payload.get("reason", "")}
     if payload.get("agent") is not None:
         changes["agent"] = payload["agent"]
+    if "review_required" in payload:
+        changes["review_required"] = bool(payload["review_required"])
     if target is TaskState.RUNNING:
         changes["attempts"] = task.attempts + 1
         changes["current_attempt_id"] = payload.get("attempt_id", "")

@@ -18,10 +18,11 @@ from agentcoord.yamlsource import load_yaml_file, with_line
 
 _TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _MISSION_KEYS = frozenset(
-    {"name", "goal", "tasks", "context", "max_parallel", "max_attempts", "on_failure", "budget_usd"}
+    {"name", "goal", "tasks", "context", "max_parallel", "max_attempts", "on_failure", "budget_usd", "review"}
 )
 MAX_CONTEXT_ITEMS = 50
 ON_FAILURE_CHOICES = ("continue", "fail_fast")
+REVIEW_CHOICES = ("policy", "all")
 MAX_PARALLEL_LIMIT = 64
 MAX_ATTEMPTS_LIMIT = 10
 _TASK_KEYS = frozenset({"id", "description", "capabilities", "depends_on", "action"})
@@ -61,6 +62,9 @@ class MissionSettings:
     """`continue`: independent tasks still run; `fail_fast`: the first failure stops the mission."""
     budget_micro_usd: int | None = None
     """The mission's budget; a forecast P90 above it refuses the mission unless overridden."""
+    review: str = "policy"
+    """`policy`: a result waits for review when a require_review rule matched its task; `all`:
+    every result does (e.g. every change becomes a pull request someone must accept)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,10 @@ def _parse_settings(data: Mapping[Any, Any], *, source: str) -> MissionSettings:
         )
     budget = data.get("budget_usd")
     budget_micro_usd = None if budget is None else _usd(budget, source=source, path="budget_usd")
-    return MissionSettings(max_parallel, max_attempts, on_failure, budget_micro_usd)
+    review = data.get("review", defaults.review)
+    if review not in REVIEW_CHOICES:
+        raise InvalidInputError(f"{review!r} is not one of {', '.join(REVIEW_CHOICES)}", source=source, field="review")
+    return MissionSettings(max_parallel, max_attempts, on_failure, budget_micro_usd, review)
 
 
 def _bounded_int(data: Mapping[Any, Any], key: str, default: int, limit: int, *, source: str) -> int:

@@ -104,7 +104,9 @@ _TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
     TaskState.RUNNING: frozenset(
         {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.AWAITING_REVIEW, TaskState.ROUTED, TaskState.BLOCKED_BY_POLICY}
     ),
-    TaskState.AWAITING_REVIEW: frozenset({TaskState.ACCEPTED, TaskState.REJECTED}),
+    # awaiting_review → pending is rework: the result was rejected and attempts remain, so the
+    # task is routed again (the rejection has lowered that agent's score for the task's kind).
+    TaskState.AWAITING_REVIEW: frozenset({TaskState.ACCEPTED, TaskState.REJECTED, TaskState.PENDING}),
     TaskState.SUCCEEDED: frozenset(),
     TaskState.FAILED: frozenset(),
     TaskState.BLOCKED_BY_POLICY: frozenset(),

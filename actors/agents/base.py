@@ -127,6 +127,9 @@ class AgentResult:
     policy_rule_ids: tuple[str, ...] = ()
     skipped_lines: int = 0
     """Output lines that were not valid JSON (garbage or truncated) and were skipped."""
+    simulated_verdict: str = ""
+    """Set only by the simulated agent: the verdict ('accepted' or 'rejected') its simulated
+    reviewer gives this result; empty for every real agent, whose results people review."""
 
 
 class AgentExecution(Protocol):

@@ -33,7 +33,9 @@ class SimSettings:
     """Knobs of a simulated agent (the `settings` mapping of its registry entry).
 
     `failure_rates` overrides `failure_rate` per capability: a task fails with the highest rate
-    among its capabilities.
+    among its capabilities. `rejection_rates` (per capability, the highest one applies) switch
+    on the simulated reviewer: every successful result then comes with its verdict, rejected
+    with that probability, and is reviewed at once; without them results need no review.
     """
 
     seed: int = 7
@@ -41,25 +43,22 @@ class SimSettings:
     failure_rate: float = 0.0
     mean_output_tokens: int = 1500
     failure_rates: Mapping[str, float] = field(default_factory=dict)
+    rejection_rates: Mapping[str, float] | None = None
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any], *, agent: str) -> SimSettings:
-        allowed = {"seed", "latency_ms", "failure_rate", "mean_output_tokens", "failure_rates"}
+        allowed = {"seed", "latency_ms", "failure_rate", "mean_output_tokens", "failure_rates", "rejection_rates"}
         unknown = sorted(set(settings) - allowed)
         if unknown:
             raise InvalidInputError(
                 f"unknown setting; allowed: {', '.join(sorted(allowed))}", source="agent registry",
                 field=f"{agent}.settings.{unknown[0]}",
             )
-        rates = settings.get("failure_rates", {})
-        if not isinstance(rates, Mapping) or not all(
-            isinstance(v, int | float) and 0.0 <= v <= 1.0 for v in rates.values()
-        ):
-            raise InvalidInputError(
-                "expected a mapping of capability to a rate between 0 and 1", source="agent registry",
-                field=f"{agent}.settings.failure_rates",
-            )
-        parsed = cls(**{**settings, "failure_rates": dict(rates)})
+        failure_rates = _rates(settings.get("failure_rates", {}), field=f"{agent}.settings.failure_rates")
+        rejection_rates = settings.get("rejection_rates")
+        if rejection_rates is not None:
+            rejection_rates = _rates(rejection_rates, field=f"{agent}.settings.rejection_rates")
+        parsed = cls(**{**settings, "failure_rates": failure_rates, "rejection_rates": rejection_rates})
         if parsed.latency_ms < 0 or parsed.mean_output_tokens < 1 or not 0.0 <= parsed.failure_rate <= 1.0:
             raise InvalidInputError(
                 "latency_ms >= 0, mean_output_tokens >= 1 and 0 <= failure_rate <= 1 are required",
@@ -69,6 +68,23 @@ class SimSettings:
 
     def failure_rate_for(self, capabilities: tuple[str, ...]) -> float:
         return max([self.failure_rate, *(self.failure_rates.get(c, 0.0) for c in capabilities)])
+
+    def rejection_rate_for(self, capabilities: tuple[str, ...]) -> float | None:
+        """The chance a result is rejected; None when this agent's results get no simulated review."""
+        if self.rejection_rates is None:
+            return None
+        return max([0.0, *(self.rejection_rates.get(c, 0.0) for c in capabilities)])
+
+
+def _rates(raw: object, *, field: str) -> dict[str, float]:
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+        for k, v in raw.items()
+    ):
+        raise InvalidInputError(
+            "expected a mapping of capability to a rate between 0 and 1", source="agent registry", field=field
+        )
+    return {k: float(v) for k, v in raw.items()}
 
 
 class SimulatedAgent:
@@ -134,6 +150,8 @@ class _SimulatedExecution:
         output_tokens = max(1, int(rng.gauss(s.mean_output_tokens, s.mean_output_tokens * 0.2)))
         cache_read_tokens = rng.randint(0, input_tokens // 2)
         failed = rng.random() < s.failure_rate_for(run.capabilities)
+        rejection_rate = s.rejection_rate_for(run.capabilities)
+        rejected = rng.random() < (rejection_rate or 0.0)
         if cancelled:
             failure, error = FailureReason.CANCELLED, "simulated run cancelled"
         elif failed:
@@ -154,4 +172,5 @@ class _SimulatedExecution:
             failure=failure,
             session_id=session_id,
             num_turns=1,
+            simulated_verdict="" if failure or rejection_rate is None else ("rejected" if rejected else "accepted"),
         )

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from agentcoord.cli import agents, audit, budget, mission, report, serve, up
+from agentcoord.cli import agents, audit, budget, mission, report, review, serve, up
 from agentcoord.cli.output import warn
 from agentcoord.config import Config
 from agentcoord.errors import (
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_parser(commands)
     serve.add_parser(commands)
     mission.add_parser(commands)
+    review.add_parser(commands)
     agents.add_parser(commands)
     report.add_parser(commands)
     budget.add_parser(commands)

@@ -1,4 +1,4 @@
-"""`agentcoord mission create|list|show`: talk to MissionService."""
+"""`agentcoord mission create|list|show|watch|cancel`: talk to MissionService."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def create_mission(args: argparse.Namespace, config: Config) -> int:
     finally:
         client.close()
     print_mission(mission)
-    return 0 if mission_state_from_proto(mission.state) is MissionState.COMPLETED else 1
+    state = mission_state_from_proto(mission.state)
+    if state is MissionState.AWAITING_REVIEW:
+        say("results wait for review: `agentcoord review list`, then `agentcoord review accept|reject`")
+    return 0 if state in (MissionState.COMPLETED, MissionState.AWAITING_REVIEW) else 1
 
 
 def list_missions(args: argparse.Namespace, config: Config) -> int:
@@ -99,11 +102,15 @@ def show_mission(args: argparse.Namespace, config: Config) -> int:
 
 
 def follow_mission(client: MissionClient, mission_id: str, *, timeout_s: float) -> mission_pb2.Mission:
-    """Print the mission's task transitions from its event stream until it ends; return it."""
+    """Print the mission's task transitions until it ends or waits for reviews; return it."""
     for update in client.watch(mission_id, timeout_s=timeout_s):
         line = describe_event(update.event)
         if line:
             say(line)
+        if update.mission_state == mission_pb2.MISSION_STATE_AWAITING_REVIEW:
+            mission = client.get(mission_id)
+            if mission.state == mission_pb2.MISSION_STATE_AWAITING_REVIEW:
+                return mission  # nothing happens until someone reviews
     return client.get(mission_id)
 
 
@@ -139,6 +146,9 @@ def describe_event(event: mission_pb2.MissionEvent) -> str:
         return f"  {event.task_id}: {payload['from']} -> {payload['to']}{agent}{reason}"
     if event.topic == "mission.state":
         return f"  mission: {payload['from']} -> {payload['to']}"
+    if event.topic == "task.reviewed":
+        reason = f": {_shorten(payload['reason'])}" if payload.get("reason") else ""
+        return f"  {event.task_id}: {payload['verdict']} by {payload['reviewer']}{reason}"
     if event.topic == "task.deferred":
         return f"  {event.task_id}: waits for {payload['blocked_by']} (same paths)"
     if event.topic == "mission.planned":

@@ -62,9 +62,9 @@ async def insert_mission(
     settings = spec.settings
     await conn.execute(
         "INSERT INTO missions (mission_id, request_id, name, goal, state, max_parallel, max_attempts, on_failure,"
-        " budget_micro_usd) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " budget_micro_usd, review) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (mission_id, request_id, spec.name, spec.goal, MissionState.CREATED.value, settings.max_parallel,
-         settings.max_attempts, settings.on_failure, settings.budget_micro_usd),
+         settings.max_attempts, settings.on_failure, settings.budget_micro_usd, settings.review),
     )
     await _insert_tasks(conn, mission_id, spec.tasks)
     await append_event(
@@ -283,7 +283,7 @@ async def insert_policy_decision(
 
 _SELECT_MISSIONS = (
     "SELECT mission_id, name, goal, state, reason, created_at, updated_at, max_parallel, max_attempts,"
-    " on_failure, budget_micro_usd, forecast_p50_micro_usd, forecast_p90_micro_usd FROM missions"
+    " on_failure, budget_micro_usd, review, forecast_p50_micro_usd, forecast_p90_micro_usd FROM missions"
 )
 
 
@@ -316,7 +316,7 @@ async def _with_tasks(conn: Connection, rows: list[dict[str, Any]]) -> list[Miss
             tasks=tuple(tasks[row["mission_id"]]),
             settings=MissionSettings(
                 max_parallel=row["max_parallel"], max_attempts=row["max_attempts"], on_failure=row["on_failure"],
-                budget_micro_usd=row["budget_micro_usd"],
+                budget_micro_usd=row["budget_micro_usd"], review=row["review"],
             ),
             forecast_p50_micro_usd=row["forecast_p50_micro_usd"],
             forecast_p90_micro_usd=row["forecast_p90_micro_usd"],

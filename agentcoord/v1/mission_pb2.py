@@ -25,17 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentcoord/v1/mission.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\x06\x41\x63tion\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\r\n\x05paths\x18\x03 \x03(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x01(\t\"|\n\x08TaskSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x12\n\ndepends_on\x18\x04 \x03(\t\x12%\n\x06\x61\x63tion\x18\x05 \x01(\x0b\x32\x15.agentcoord.v1.Action\"\x9f\x01\n\x04Task\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.agentcoord.v1.TaskSpec\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.agentcoord.v1.TaskState\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x16\n\x0e\x63ost_micro_usd\x18\x06 \x01(\x03\"\xeb\x02\n\x07Mission\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04goal\x18\x03 \x01(\t\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\"\n\x05tasks\x18\x06 \x03(\x0b\x32\x13.agentcoord.v1.Task\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x08settings\x18\t \x01(\x0b\x32\x1e.agentcoord.v1.MissionSettings\x12\x1e\n\x16\x66orecast_p50_micro_usd\x18\n \x01(\x03\x12\x1e\n\x16\x66orecast_p90_micro_usd\x18\x0b \x01(\x03\"k\n\x0fMissionSettings\x12\x14\n\x0cmax_parallel\x18\x01 \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x02 \x01(\x05\x12\x12\n\non_failure\x18\x03 \x01(\t\x12\x18\n\x10\x62udget_micro_usd\x18\x04 \x01(\x03\"\xcc\x01\n\x14\x43reateMissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04goal\x18\x02 \x01(\t\x12&\n\x05tasks\x18\x03 \x03(\x0b\x32\x17.agentcoord.v1.TaskSpec\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x30\n\x08settings\x18\x05 \x01(\x0b\x32\x1e.agentcoord.v1.MissionSettings\x12\x19\n\x11\x61llow_over_budget\x18\x06 \x01(\x08\x12\x0f\n\x07\x63ontext\x18\x07 \x03(\t\"Q\n\x15\x43reateMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\'\n\x11GetMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\"=\n\x12GetMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\"h\n\x13ListMissionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState\"Y\n\x14ListMissionsResponse\x12(\n\x08missions\x18\x01 \x03(\x0b\x32\x16.agentcoord.v1.Mission\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x14\x43\x61ncelMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x15\x43\x61ncelMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\";\n\x13WatchMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x03\"\x90\x01\n\x0cMissionEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x14\n\x0cpayload_json\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x14WatchMissionResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1b.agentcoord.v1.MissionEvent\x12\x32\n\rmission_state\x18\x02 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState*\xf6\x01\n\x0cMissionState\x12\x1d\n\x19MISSION_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MISSION_STATE_CREATED\x10\x01\x12\x1a\n\x16MISSION_STATE_PLANNING\x10\x02\x12\x19\n\x15MISSION_STATE_RUNNING\x10\x03\x12!\n\x1dMISSION_STATE_AWAITING_REVIEW\x10\x04\x12\x1b\n\x17MISSION_STATE_COMPLETED\x10\x05\x12\x18\n\x14MISSION_STATE_FAILED\x10\x06\x12\x1b\n\x17MISSION_STATE_CANCELLED\x10\x07*\x93\x02\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x15\n\x11TASK_STATE_ROUTED\x10\x02\x12\x16\n\x12TASK_STATE_RUNNING\x10\x03\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x04\x12\x15\n\x11TASK_STATE_FAILED\x10\x05\x12 \n\x1cTASK_STATE_BLOCKED_BY_POLICY\x10\x06\x12\x1e\n\x1aTASK_STATE_AWAITING_REVIEW\x10\x07\x12\x17\n\x13TASK_STATE_ACCEPTED\x10\x08\x12\x17\n\x13TASK_STATE_REJECTED\x10\t2\xcf\x03\n\x0eMissionService\x12Z\n\rCreateMission\x12#.agentcoord.v1.CreateMissionRequest\x1a$.agentcoord.v1.CreateMissionResponse\x12Q\n\nGetMission\x12 .agentcoord.v1.GetMissionRequest\x1a!.agentcoord.v1.GetMissionResponse\x12W\n\x0cListMissions\x12\".agentcoord.v1.ListMissionsRequest\x1a#.agentcoord.v1.ListMissionsResponse\x12Z\n\rCancelMission\x12#.agentcoord.v1.CancelMissionRequest\x1a$.agentcoord.v1.CancelMissionResponse\x12Y\n\x0cWatchMission\x12\".agentcoord.v1.WatchMissionRequest\x1a#.agentcoord.v1.WatchMissionResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentcoord/v1/mission.proto\x12\ragentcoord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n\x06\x41\x63tion\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\r\n\x05paths\x18\x03 \x03(\t\x12\x0f\n\x07\x63ommand\x18\x04 \x01(\t\"|\n\x08TaskSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x12\n\ndepends_on\x18\x04 \x03(\t\x12%\n\x06\x61\x63tion\x18\x05 \x01(\x0b\x32\x15.agentcoord.v1.Action\"\x9f\x01\n\x04Task\x12%\n\x04spec\x18\x01 \x01(\x0b\x32\x17.agentcoord.v1.TaskSpec\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.agentcoord.v1.TaskState\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x16\n\x0e\x63ost_micro_usd\x18\x06 \x01(\x03\"\xeb\x02\n\x07Mission\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04goal\x18\x03 \x01(\t\x12*\n\x05state\x18\x04 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\"\n\x05tasks\x18\x06 \x03(\x0b\x32\x13.agentcoord.v1.Task\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x08settings\x18\t \x01(\x0b\x32\x1e.agentcoord.v1.MissionSettings\x12\x1e\n\x16\x66orecast_p50_micro_usd\x18\n \x01(\x03\x12\x1e\n\x16\x66orecast_p90_micro_usd\x18\x0b \x01(\x03\"{\n\x0fMissionSettings\x12\x14\n\x0cmax_parallel\x18\x01 \x01(\x05\x12\x14\n\x0cmax_attempts\x18\x02 \x01(\x05\x12\x12\n\non_failure\x18\x03 \x01(\t\x12\x18\n\x10\x62udget_micro_usd\x18\x04 \x01(\x03\x12\x0e\n\x06review\x18\x05 \x01(\t\"\xcc\x01\n\x14\x43reateMissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04goal\x18\x02 \x01(\t\x12&\n\x05tasks\x18\x03 \x03(\x0b\x32\x17.agentcoord.v1.TaskSpec\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x30\n\x08settings\x18\x05 \x01(\x0b\x32\x1e.agentcoord.v1.MissionSettings\x12\x19\n\x11\x61llow_over_budget\x18\x06 \x01(\x08\x12\x0f\n\x07\x63ontext\x18\x07 \x03(\t\"Q\n\x15\x43reateMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\'\n\x11GetMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\"=\n\x12GetMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\"h\n\x13ListMissionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState\"Y\n\x14ListMissionsResponse\x12(\n\x08missions\x18\x01 \x03(\x0b\x32\x16.agentcoord.v1.Mission\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x14\x43\x61ncelMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x15\x43\x61ncelMissionResponse\x12\'\n\x07mission\x18\x01 \x01(\x0b\x32\x16.agentcoord.v1.Mission\";\n\x13WatchMissionRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x03\"\x90\x01\n\x0cMissionEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\r\n\x05topic\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x14\n\x0cpayload_json\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"v\n\x14WatchMissionResponse\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1b.agentcoord.v1.MissionEvent\x12\x32\n\rmission_state\x18\x02 \x01(\x0e\x32\x1b.agentcoord.v1.MissionState\"\xe4\x01\n\x06Review\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x12\n\nmission_id\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x12\n\nattempt_id\x18\x04 \x01(\t\x12\r\n\x05\x61gent\x18\x05 \x01(\t\x12-\n\x07verdict\x18\x06 \x01(\x0e\x32\x1c.agentcoord.v1.ReviewVerdict\x12\x10\n\x08reviewer\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x11ReviewTaskRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12-\n\x07verdict\x18\x03 \x01(\x0e\x32\x1c.agentcoord.v1.ReviewVerdict\x12\x10\n\x08reviewer\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\treview_id\x18\x06 \x01(\t\"v\n\x12ReviewTaskResponse\x12%\n\x06review\x18\x01 \x01(\x0b\x32\x15.agentcoord.v1.Review\x12\'\n\x07mission\x18\x02 \x01(\x0b\x32\x16.agentcoord.v1.Mission\x12\x10\n\x08recorded\x18\x03 \x01(\x08\"\'\n\x16ListReviewQueueRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\xb6\x01\n\x0fReviewQueueItem\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x14\n\x0cmission_name\x18\x02 \x01(\t\x12!\n\x04task\x18\x03 \x01(\x0b\x32\x13.agentcoord.v1.Task\x12\x12\n\nattempt_id\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x31\n\rwaiting_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x17ListReviewQueueResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.agentcoord.v1.ReviewQueueItem*i\n\rReviewVerdict\x12\x1e\n\x1aREVIEW_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n\x17REVIEW_VERDICT_ACCEPTED\x10\x01\x12\x1b\n\x17REVIEW_VERDICT_REJECTED\x10\x02*\xf6\x01\n\x0cMissionState\x12\x1d\n\x19MISSION_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15MISSION_STATE_CREATED\x10\x01\x12\x1a\n\x16MISSION_STATE_PLANNING\x10\x02\x12\x19\n\x15MISSION_STATE_RUNNING\x10\x03\x12!\n\x1dMISSION_STATE_AWAITING_REVIEW\x10\x04\x12\x1b\n\x17MISSION_STATE_COMPLETED\x10\x05\x12\x18\n\x14MISSION_STATE_FAILED\x10\x06\x12\x1b\n\x17MISSION_STATE_CANCELLED\x10\x07*\x93\x02\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x15\n\x11TASK_STATE_ROUTED\x10\x02\x12\x16\n\x12TASK_STATE_RUNNING\x10\x03\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x04\x12\x15\n\x11TASK_STATE_FAILED\x10\x05\x12 \n\x1cTASK_STATE_BLOCKED_BY_POLICY\x10\x06\x12\x1e\n\x1aTASK_STATE_AWAITING_REVIEW\x10\x07\x12\x17\n\x13TASK_STATE_ACCEPTED\x10\x08\x12\x17\n\x13TASK_STATE_REJECTED\x10\t2\x84\x05\n\x0eMissionService\x12Z\n\rCreateMission\x12#.agentcoord.v1.CreateMissionRequest\x1a$.agentcoord.v1.CreateMissionResponse\x12Q\n\nGetMission\x12 .agentcoord.v1.GetMissionRequest\x1a!.agentcoord.v1.GetMissionResponse\x12W\n\x0cListMissions\x12\".agentcoord.v1.ListMissionsRequest\x1a#.agentcoord.v1.ListMissionsResponse\x12Z\n\rCancelMission\x12#.agentcoord.v1.CancelMissionRequest\x1a$.agentcoord.v1.CancelMissionResponse\x12Y\n\x0cWatchMission\x12\".agentcoord.v1.WatchMissionRequest\x1a#.agentcoord.v1.WatchMissionResponse0\x01\x12Q\n\nReviewTask\x12 .agentcoord.v1.ReviewTaskRequest\x1a!.agentcoord.v1.ReviewTaskResponse\x12`\n\x0fListReviewQueue\x12%.agentcoord.v1.ListReviewQueueRequest\x1a&.agentcoord.v1.ListReviewQueueResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentcoord.v1.mission_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MISSIONSTATE']._serialized_start=1965
-  _globals['_MISSIONSTATE']._serialized_end=2211
-  _globals['_TASKSTATE']._serialized_start=2214
-  _globals['_TASKSTATE']._serialized_end=2489
+  _globals['_REVIEWVERDICT']._serialized_start=2790
+  _globals['_REVIEWVERDICT']._serialized_end=2895
+  _globals['_MISSIONSTATE']._serialized_start=2898
+  _globals['_MISSIONSTATE']._serialized_end=3144
+  _globals['_TASKSTATE']._serialized_start=3147
+  _globals['_TASKSTATE']._serialized_end=3422
   _globals['_ACTION']._serialized_start=79
   _globals['_ACTION']._serialized_end=154
   _globals['_TASKSPEC']._serialized_start=156
@@ -45,29 +47,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MISSION']._serialized_start=445
   _globals['_MISSION']._serialized_end=808
   _globals['_MISSIONSETTINGS']._serialized_start=810
-  _globals['_MISSIONSETTINGS']._serialized_end=917
-  _globals['_CREATEMISSIONREQUEST']._serialized_start=920
-  _globals['_CREATEMISSIONREQUEST']._serialized_end=1124
-  _globals['_CREATEMISSIONRESPONSE']._serialized_start=1126
-  _globals['_CREATEMISSIONRESPONSE']._serialized_end=1207
-  _globals['_GETMISSIONREQUEST']._serialized_start=1209
-  _globals['_GETMISSIONREQUEST']._serialized_end=1248
-  _globals['_GETMISSIONRESPONSE']._serialized_start=1250
-  _globals['_GETMISSIONRESPONSE']._serialized_end=1311
-  _globals['_LISTMISSIONSREQUEST']._serialized_start=1313
-  _globals['_LISTMISSIONSREQUEST']._serialized_end=1417
-  _globals['_LISTMISSIONSRESPONSE']._serialized_start=1419
-  _globals['_LISTMISSIONSRESPONSE']._serialized_end=1508
-  _globals['_CANCELMISSIONREQUEST']._serialized_start=1510
-  _globals['_CANCELMISSIONREQUEST']._serialized_end=1568
-  _globals['_CANCELMISSIONRESPONSE']._serialized_start=1570
-  _globals['_CANCELMISSIONRESPONSE']._serialized_end=1634
-  _globals['_WATCHMISSIONREQUEST']._serialized_start=1636
-  _globals['_WATCHMISSIONREQUEST']._serialized_end=1695
-  _globals['_MISSIONEVENT']._serialized_start=1698
-  _globals['_MISSIONEVENT']._serialized_end=1842
-  _globals['_WATCHMISSIONRESPONSE']._serialized_start=1844
-  _globals['_WATCHMISSIONRESPONSE']._serialized_end=1962
-  _globals['_MISSIONSERVICE']._serialized_start=2492
-  _globals['_MISSIONSERVICE']._serialized_end=2955
+  _globals['_MISSIONSETTINGS']._serialized_end=933
+  _globals['_CREATEMISSIONREQUEST']._serialized_start=936
+  _globals['_CREATEMISSIONREQUEST']._serialized_end=1140
+  _globals['_CREATEMISSIONRESPONSE']._serialized_start=1142
+  _globals['_CREATEMISSIONRESPONSE']._serialized_end=1223
+  _globals['_GETMISSIONREQUEST']._serialized_start=1225
+  _globals['_GETMISSIONREQUEST']._serialized_end=1264
+  _globals['_GETMISSIONRESPONSE']._serialized_start=1266
+  _globals['_GETMISSIONRESPONSE']._serialized_end=1327
+  _globals['_LISTMISSIONSREQUEST']._serialized_start=1329
+  _globals['_LISTMISSIONSREQUEST']._serialized_end=1433
+  _globals['_LISTMISSIONSRESPONSE']._serialized_start=1435
+  _globals['_LISTMISSIONSRESPONSE']._serialized_end=1524
+  _globals['_CANCELMISSIONREQUEST']._serialized_start=1526
+  _globals['_CANCELMISSIONREQUEST']._serialized_end=1584
+  _globals['_CANCELMISSIONRESPONSE']._serialized_start=1586
+  _globals['_CANCELMISSIONRESPONSE']._serialized_end=1650
+  _globals['_WATCHMISSIONREQUEST']._serialized_start=1652
+  _globals['_WATCHMISSIONREQUEST']._serialized_end=1711
+  _globals['_MISSIONEVENT']._serialized_start=1714
+  _globals['_MISSIONEVENT']._serialized_end=1858
+  _globals['_WATCHMISSIONRESPONSE']._serialized_start=1860
+  _globals['_WATCHMISSIONRESPONSE']._serialized_end=1978
+  _globals['_REVIEW']._serialized_start=1981
+  _globals['_REVIEW']._serialized_end=2209
+  _globals['_REVIEWTASKREQUEST']._serialized_start=2212
+  _globals['_REVIEWTASKREQUEST']._serialized_end=2368
+  _globals['_REVIEWTASKRESPONSE']._serialized_start=2370
+  _globals['_REVIEWTASKRESPONSE']._serialized_end=2488
+  _globals['_LISTREVIEWQUEUEREQUEST']._serialized_start=2490
+  _globals['_LISTREVIEWQUEUEREQUEST']._serialized_end=2529
+  _globals['_REVIEWQUEUEITEM']._serialized_start=2532
+  _globals['_REVIEWQUEUEITEM']._serialized_end=2714
+  _globals['_LISTREVIEWQUEUERESPONSE']._serialized_start=2716
+  _globals['_LISTREVIEWQUEUERESPONSE']._serialized_end=2788
+  _globals['_MISSIONSERVICE']._serialized_start=3425
+  _globals['_MISSIONSERVICE']._serialized_end=4069
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ReviewVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_VERDICT_UNSPECIFIED: _ClassVar[ReviewVerdict]
+    REVIEW_VERDICT_ACCEPTED: _ClassVar[ReviewVerdict]
+    REVIEW_VERDICT_REJECTED: _ClassVar[ReviewVerdict]
+
 class MissionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MISSION_STATE_UNSPECIFIED: _ClassVar[MissionState]
@@ -33,6 +39,9 @@ class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATE_AWAITING_REVIEW: _ClassVar[TaskState]
     TASK_STATE_ACCEPTED: _ClassVar[TaskState]
     TASK_STATE_REJECTED: _ClassVar[TaskState]
+REVIEW_VERDICT_UNSPECIFIED: ReviewVerdict
+REVIEW_VERDICT_ACCEPTED: ReviewVerdict
+REVIEW_VERDICT_REJECTED: ReviewVerdict
 MISSION_STATE_UNSPECIFIED: MissionState
 MISSION_STATE_CREATED: MissionState
 MISSION_STATE_PLANNING: MissionState
@@ -121,16 +130,18 @@ class Mission(_message.Message):
     def __init__(self, mission_id: _Optional[str] = ..., name: _Optional[str] = ..., goal: _Optional[str] = ..., state: _Optional[_Union[MissionState, str]] = ..., reason: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settings: _Optional[_Union[MissionSettings, _Mapping]] = ..., forecast_p50_micro_usd: _Optional[int] = ..., forecast_p90_micro_usd: _Optional[int] = ...) -> None: ...
 
 class MissionSettings(_message.Message):
-    __slots__ = ("max_parallel", "max_attempts", "on_failure", "budget_micro_usd")
+    __slots__ = ("max_parallel", "max_attempts", "on_failure", "budget_micro_usd", "review")
     MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     BUDGET_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
     max_parallel: int
     max_attempts: int
     on_failure: str
     budget_micro_usd: int
-    def __init__(self, max_parallel: _Optional[int] = ..., max_attempts: _Optional[int] = ..., on_failure: _Optional[str] = ..., budget_micro_usd: _Optional[int] = ...) -> None: ...
+    review: str
+    def __init__(self, max_parallel: _Optional[int] = ..., max_attempts: _Optional[int] = ..., on_failure: _Optional[str] = ..., budget_micro_usd: _Optional[int] = ..., review: _Optional[str] = ...) -> None: ...
 
 class CreateMissionRequest(_message.Message):
     __slots__ = ("name", "goal", "tasks", "request_id", "settings", "allow_over_budget", "context")
@@ -233,3 +244,79 @@ class WatchMissionResponse(_message.Message):
     event: MissionEvent
     mission_state: MissionState
     def __init__(self, event: _Optional[_Union[MissionEvent, _Mapping]] = ..., mission_state: _Optional[_Union[MissionState, str]] = ...) -> None: ...
+
+class Review(_message.Message):
+    __slots__ = ("review_id", "mission_id", "task_id", "attempt_id", "agent", "verdict", "reviewer", "reason", "created_at")
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    review_id: str
+    mission_id: str
+    task_id: str
+    attempt_id: str
+    agent: str
+    verdict: ReviewVerdict
+    reviewer: str
+    reason: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, review_id: _Optional[str] = ..., mission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., attempt_id: _Optional[str] = ..., agent: _Optional[str] = ..., verdict: _Optional[_Union[ReviewVerdict, str]] = ..., reviewer: _Optional[str] = ..., reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReviewTaskRequest(_message.Message):
+    __slots__ = ("mission_id", "task_id", "verdict", "reviewer", "reason", "review_id")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    task_id: str
+    verdict: ReviewVerdict
+    reviewer: str
+    reason: str
+    review_id: str
+    def __init__(self, mission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., verdict: _Optional[_Union[ReviewVerdict, str]] = ..., reviewer: _Optional[str] = ..., reason: _Optional[str] = ..., review_id: _Optional[str] = ...) -> None: ...
+
+class ReviewTaskResponse(_message.Message):
+    __slots__ = ("review", "mission", "recorded")
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    MISSION_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    review: Review
+    mission: Mission
+    recorded: bool
+    def __init__(self, review: _Optional[_Union[Review, _Mapping]] = ..., mission: _Optional[_Union[Mission, _Mapping]] = ..., recorded: _Optional[bool] = ...) -> None: ...
+
+class ListReviewQueueRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ReviewQueueItem(_message.Message):
+    __slots__ = ("mission_id", "mission_name", "task", "attempt_id", "summary", "waiting_since")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSION_NAME_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    WAITING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    mission_name: str
+    task: Task
+    attempt_id: str
+    summary: str
+    waiting_since: _timestamp_pb2.Timestamp
+    def __init__(self, mission_id: _Optional[str] = ..., mission_name: _Optional[str] = ..., task: _Optional[_Union[Task, _Mapping]] = ..., attempt_id: _Optional[str] = ..., summary: _Optional[str] = ..., waiting_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListReviewQueueResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReviewQueueItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReviewQueueItem, _Mapping]]] = ...) -> None: ...

@@ -60,6 +60,16 @@ class MissionServiceStub:
                 request_serializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.FromString,
                 _registered_method=True)
+        self.ReviewTask = channel.unary_unary(
+                '/agentcoord.v1.MissionService/ReviewTask',
+                request_serializer=agentcoord_dot_v1_dot_mission__pb2.ReviewTaskRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_mission__pb2.ReviewTaskResponse.FromString,
+                _registered_method=True)
+        self.ListReviewQueue = channel.unary_unary(
+                '/agentcoord.v1.MissionService/ListReviewQueue',
+                request_serializer=agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueResponse.FromString,
+                _registered_method=True)
 
 
 class MissionServiceServicer:
@@ -103,6 +113,22 @@ class MissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReviewTask(self, request, context):
+        """ReviewTask records a verdict on the result of a task awaiting review. Accepted: the task
+        counts as done. Rejected: the task is routed again (rework) while attempts remain, else it
+        ends rejected. Idempotent by review_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviewQueue(self, request, context):
+        """ListReviewQueue returns the tasks waiting for a review, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MissionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +156,16 @@ def add_MissionServiceServicer_to_server(servicer, server):
                     servicer.WatchMission,
                     request_deserializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.SerializeToString,
+            ),
+            'ReviewTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewTask,
+                    request_deserializer=agentcoord_dot_v1_dot_mission__pb2.ReviewTaskRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_mission__pb2.ReviewTaskResponse.SerializeToString,
+            ),
+            'ListReviewQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviewQueue,
+                    request_deserializer=agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +304,60 @@ class MissionService:
             '/agentcoord.v1.MissionService/WatchMission',
             agentcoord_dot_v1_dot_mission__pb2.WatchMissionRequest.SerializeToString,
             agentcoord_dot_v1_dot_mission__pb2.WatchMissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.MissionService/ReviewTask',
+            agentcoord_dot_v1_dot_mission__pb2.ReviewTaskRequest.SerializeToString,
+            agentcoord_dot_v1_dot_mission__pb2.ReviewTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviewQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.MissionService/ListReviewQueue',
+            agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueRequest.SerializeToString,
+            agentcoord_dot_v1_dot_mission__pb2.ListReviewQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,

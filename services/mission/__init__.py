@@ -20,10 +20,10 @@ def add_to_server(server: grpc.aio.Server, context: ServiceContext) -> None:
     async def start_mission(mission_id: str) -> None:
         await supervisor.start_mission.remote(mission_id, context.config)
 
-    async def cancel_mission(mission_id: str) -> None:
-        await supervisor.cancel_mission.remote(mission_id)
+    async def wake_mission(mission_id: str) -> None:
+        await supervisor.wake_mission.remote(mission_id)
 
     desk = MissionDesk(
-        context.db, router=Router(context.config.agents), start_mission=start_mission, cancel_mission=cancel_mission
+        context.db, router=Router(context.config.agents), start_mission=start_mission, wake_mission=wake_mission
     )
     mission_pb2_grpc.add_MissionServiceServicer_to_server(MissionServicer(desk), server)

@@ -8,9 +8,11 @@ from typing import Any
 from agentcoord.clients import timestamp
 from agentcoord.missions import MissionSettings, MissionSpec, TaskSpec
 from agentcoord.money import micro_usd_to_usd
+from agentcoord.reviews import Review, ReviewVerdict
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store.events import Event
 from agentcoord.store.missions import MissionRecord
+from agentcoord.store.reviews import ReviewQueueItem
 from agentcoord.v1 import mission_pb2
 
 
@@ -28,6 +30,8 @@ def spec_document(request: mission_pb2.CreateMissionRequest) -> dict[str, Any]:
         document["max_attempts"] = settings.max_attempts
     if settings.on_failure:
         document["on_failure"] = settings.on_failure
+    if settings.review:
+        document["review"] = settings.review
     if settings.budget_micro_usd:
         document["budget_usd"] = str(micro_usd_to_usd(settings.budget_micro_usd))
     if request.context:
@@ -60,7 +64,7 @@ def create_request(
 def settings_to_proto(settings: MissionSettings) -> mission_pb2.MissionSettings:
     return mission_pb2.MissionSettings(
         max_parallel=settings.max_parallel, max_attempts=settings.max_attempts, on_failure=settings.on_failure,
-        budget_micro_usd=settings.budget_micro_usd or 0,
+        budget_micro_usd=settings.budget_micro_usd or 0, review=settings.review,
     )
 
 
@@ -114,3 +118,29 @@ def task_state_to_proto(state: TaskState) -> mission_pb2.TaskState:
 
 def task_state_from_proto(value: mission_pb2.TaskState) -> TaskState:
     return TaskState[mission_pb2.TaskState.Name(value).removeprefix("TASK_STATE_")]
+
+
+def review_to_proto(review: Review) -> mission_pb2.Review:
+    return mission_pb2.Review(
+        review_id=review.review_id, mission_id=review.mission_id, task_id=review.task_id,
+        attempt_id=review.attempt_id, agent=review.agent, verdict=verdict_to_proto(review.verdict),
+        reviewer=review.reviewer, reason=review.reason, created_at=timestamp(review.created_at),
+    )
+
+
+def verdict_to_proto(verdict: ReviewVerdict) -> mission_pb2.ReviewVerdict:
+    return mission_pb2.ReviewVerdict.Value(f"REVIEW_VERDICT_{verdict.name}")
+
+
+def verdict_from_proto(value: mission_pb2.ReviewVerdict) -> ReviewVerdict | None:
+    if value == mission_pb2.REVIEW_VERDICT_UNSPECIFIED:
+        return None
+    return ReviewVerdict[mission_pb2.ReviewVerdict.Name(value).removeprefix("REVIEW_VERDICT_")]
+
+
+def queue_item_to_proto(item: ReviewQueueItem, mission: MissionRecord) -> mission_pb2.ReviewQueueItem:
+    task = next(t for t in mission_to_proto(mission).tasks if t.spec.id == item.task_id)
+    return mission_pb2.ReviewQueueItem(
+        mission_id=item.mission_id, mission_name=item.mission_name, task=task, attempt_id=item.attempt_id,
+        summary=item.summary, waiting_since=timestamp(item.waiting_since),
+    )

@@ -1,4 +1,4 @@
-"""The mission front desk: validate, store, hand over to the supervisor, answer questions.
+"""The mission front desk: validate, store, hand over to the supervisor, take reviews, answer questions.
 
 Plain domain code; the gRPC servicer translates protobuf to and from these calls.
 """
@@ -16,6 +16,7 @@ from agentcoord.forecast import Forecast, forecast_mission
 from agentcoord.mission_view import MissionView
 from agentcoord.missions import MissionSpec
 from agentcoord.money import format_usd
+from agentcoord.reviews import Review, ReviewVerdict, check_review_input
 from agentcoord.services.routing.router import Router
 from agentcoord.states import MissionState
 from agentcoord.store import Database
@@ -24,6 +25,7 @@ from agentcoord.store.database import Connection
 from agentcoord.store.events import Event
 from agentcoord.store.forecast import load_cost_history
 from agentcoord.store.missions import MissionRecord
+from agentcoord.store.reviews import ReviewQueueItem, record_review, review_queue
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -37,12 +39,12 @@ class MissionDesk:
     """Creates missions exactly once per request id, starts, cancels and watches them."""
 
     def __init__(
-        self, db: Database, *, router: Router, start_mission: MissionSignal, cancel_mission: MissionSignal
+        self, db: Database, *, router: Router, start_mission: MissionSignal, wake_mission: MissionSignal
     ) -> None:
         self._db = db
         self._router = router
         self._start_mission = start_mission
-        self._cancel_mission = cancel_mission
+        self._wake_mission = wake_mission
 
     async def create(
         self, spec: MissionSpec, *, request_id: str = "", allow_over_budget: bool = False
@@ -123,8 +125,36 @@ class MissionDesk:
                 conn, mission_id=mission_id, current=mission.state, target=MissionState.CANCELLED,
                 reason=reason or "cancelled on request", actor="mission-service",
             )
-        await self._cancel_mission(mission_id)
+        await self._wake_mission(mission_id)
         return await self.get(mission_id)
+
+    async def review(
+        self, mission_id: str, task_id: str, *, verdict: ReviewVerdict | None, reviewer: str, reason: str = "",
+        review_id: str = "",
+    ) -> tuple[Review, MissionRecord, bool]:
+        """Record a verdict on a task awaiting review; return it, the mission, and whether it is new.
+
+        The mission is then driven on (its rework or the tasks the acceptance freed); a repeated
+        review_id returns the first review and changes nothing.
+        """
+        checked = check_review_input(verdict=verdict, reviewer=reviewer, reason=reason)
+        async with self._db.transaction() as conn:
+            review, recorded = await record_review(
+                conn, review_id=review_id or str(uuid.uuid4()), mission_id=mission_id, task_id=task_id,
+                verdict=checked, reviewer=reviewer.strip(), reason=reason.strip(), actor="mission-service",
+            )
+        await self._start_mission(mission_id)  # the run that parked the mission may have ended
+        await self._wake_mission(mission_id)  # or it is still running and waits for news
+        return review, await self.get(mission_id), recorded
+
+    async def review_queue(self, *, limit: int = 0) -> tuple[tuple[ReviewQueueItem, MissionRecord], ...]:
+        """Tasks waiting for a review, longest waiting first, each with its mission."""
+        if limit < 0 or limit > MAX_PAGE_SIZE:
+            raise InvalidInputError(f"must be between 0 and {MAX_PAGE_SIZE}", field="limit")
+        async with self._db.transaction() as conn:
+            items = await review_queue(conn, limit=limit or DEFAULT_PAGE_SIZE)
+            missions = {m: await store.get_mission(conn, m) for m in {item.mission_id for item in items}}
+        return tuple((item, missions[item.mission_id]) for item in items)
 
     async def watch(self, mission_id: str, *, from_seq: int = 0) -> AsyncIterator[tuple[Event, MissionState]]:
         """The mission's events after `from_seq`, then live ones, until it has ended and gone quiet.

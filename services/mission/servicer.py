@@ -12,7 +12,10 @@ from agentcoord.services.mission.convert import (
     mission_state_from_proto,
     mission_state_to_proto,
     mission_to_proto,
+    queue_item_to_proto,
+    review_to_proto,
     spec_document,
+    verdict_from_proto,
 )
 from agentcoord.services.mission.desk import MissionDesk
 from agentcoord.v1 import mission_pb2, mission_pb2_grpc
@@ -59,3 +62,20 @@ class MissionServicer(mission_pb2_grpc.MissionServiceServicer):
             yield mission_pb2.WatchMissionResponse(
                 event=event_to_proto(event), mission_state=mission_state_to_proto(state)
             )
+
+    async def ReviewTask(
+        self, request: mission_pb2.ReviewTaskRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.ReviewTaskResponse:
+        review, mission, recorded = await self._desk.review(
+            request.mission_id, request.task_id, verdict=verdict_from_proto(request.verdict),
+            reviewer=request.reviewer, reason=request.reason, review_id=request.review_id,
+        )
+        return mission_pb2.ReviewTaskResponse(
+            review=review_to_proto(review), mission=mission_to_proto(mission), recorded=recorded
+        )
+
+    async def ListReviewQueue(
+        self, request: mission_pb2.ListReviewQueueRequest, context: grpc.aio.ServicerContext
+    ) -> mission_pb2.ListReviewQueueResponse:
+        items = await self._desk.review_queue(limit=request.limit)
+        return mission_pb2.ListReviewQueueResponse(items=[queue_item_to_proto(i, m) for i, m in items])

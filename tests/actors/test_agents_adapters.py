@@ -336,6 +336,34 @@ def test_sim_is_deterministic_and_fails_by_capability_rate() -> None:
     assert run_agent(adapter, a_run(capabilities=("db",))).outcome is AgentOutcome.FAILED
 
 
+def test_sim_rejection_rates_give_seeded_verdicts_per_capability() -> None:
+    config = AgentConfig(name="sim", adapter="sim", model="sim-small", capabilities=("code", "docs"),
+                         input_price_micro_usd_per_mtok=800_000, output_price_micro_usd_per_mtok=4_000_000,
+                         settings={"latency_ms": 0, "rejection_rates": {"code": 0.4, "docs": 0.0}})
+    adapter = build_adapter(config)
+
+    def verdicts(capabilities: tuple[str, ...]) -> list[str]:
+        return [run_agent(adapter, a_run(task_id=f"t{i}", capabilities=capabilities)).simulated_verdict
+                for i in range(300)]
+
+    code = verdicts(("code",))
+    assert code == verdicts(("code",))  # seeded: the same runs get the same verdicts
+    assert set(code) == {"accepted", "rejected"} and 0.3 < code.count("rejected") / len(code) < 0.5
+    assert set(verdicts(("docs",))) == {"accepted"}
+    assert set(verdicts(("code", "docs"))) == {"accepted", "rejected"}  # the harder capability decides
+    silent = AgentConfig(name="sim", adapter="sim", model="sim-small", capabilities=("code",),
+                         input_price_micro_usd_per_mtok=1, output_price_micro_usd_per_mtok=1, settings={"latency_ms": 0})
+    assert run_agent(build_adapter(silent), a_run()).simulated_verdict == ""  # no rates: people review, if anyone
+
+
+def test_sim_rejects_rates_that_are_not_probabilities() -> None:
+    config = AgentConfig(name="sim-x", adapter="sim", model="m", capabilities=("code",),
+                         input_price_micro_usd_per_mtok=1, output_price_micro_usd_per_mtok=1,
+                         settings={"rejection_rates": {"code": 1.5}})
+    with pytest.raises(InvalidInputError, match=r"sim-x\.settings\.rejection_rates"):
+        build_adapter(config)
+
+
 def _wait_for(condition: Any, deadline_s: float = 30.0) -> None:
     end = time.monotonic() + deadline_s
     while not condition():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,21 +10,13 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scripted_ports import ScriptedPorts, create_mission, task_states
 
-from agentcoord.actors.agent_pool import AgentPool
-from agentcoord.actors.agents import AgentOutcome
-from agentcoord.actors.agents.sim_planner import SimulatedPlanner
-from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
-from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
-from agentcoord.config import Config
-from agentcoord.mission_view import MissionView, TaskView
-from agentcoord.missions import parse_mission
-from agentcoord.planning import PlanResult, plan_tasks
-from agentcoord.policy import ActionRequest, Decision, load_policy
+from agentcoord.actors.mission_runner import MissionRunner
+from agentcoord.mission_view import MissionView
 from agentcoord.states import MissionState
 from agentcoord.store import Database
-from agentcoord.store.agents import record_session
-from agentcoord.store.missions import insert_mission, mission_events, set_mission_state
+from agentcoord.store.missions import mission_events, set_mission_state
 
 DIAMOND = {
     "name": "diamond", "goal": "g",
@@ -38,109 +29,6 @@ DIAMOND = {
 }
 
 
-class ScriptedPorts:
-    """Real policy; routing always to one agent; attempts follow a per-task script of outcomes."""
-
-    def __init__(
-        self, script: dict[str, list[str]] | None = None, *, hold: set[str] | None = None, agent_limit: int = 100,
-        delay_s: float = 0.01,
-    ) -> None:
-        self._policy = load_policy(Config.from_env({}).policy_file)
-        self._script = {task: list(outcomes) for task, outcomes in (script or {}).items()}
-        self.launched: list[tuple[str, str]] = []
-        self.hold = hold or set()
-        self.release = asyncio.Event()
-        self.pool = AgentPool()
-        self.agent_limit = agent_limit
-        self.running: set[str] = set()
-        self.peak_running = 0
-        self.peak_slots = 0
-        self.cancelled = 0
-        self.delay_s = delay_s
-        self.invalid_plans = 0
-        self.runs: list[Any] = []
-        self.budget_left: int | None = None  # attempts the budget allows; None = no budget
-
-    async def check_policy(self, request: ActionRequest) -> Decision:
-        return self._policy.decide(request)
-
-    async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
-        return RouteChoice(agent="sim-fast", decision_id=str(uuid.uuid4()), reason="test routing")
-
-    async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
-        if self.budget_left is None:
-            return True, ""
-        if self.budget_left <= 0:
-            return False, "budget mission/total spent $1.0000 of hard limit $1.0000"
-        self.budget_left -= 1
-        return True, ""
-
-    async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
-        granted = self.pool.acquire(agent, attempt_id, self.agent_limit)
-        self.peak_slots = max(self.peak_slots, self.pool.in_use().get(agent, 0))
-        return granted
-
-    async def release_agent_slot(self, attempt_id: str) -> None:
-        self.pool.release(attempt_id)
-
-    def launch(self, request: AttemptRequest) -> Any:
-        self.launched.append((request.run.task_id, request.run.attempt_id))
-        self.runs.append(request.run)
-        self.running.add(request.run.task_id)
-        self.peak_running = max(self.peak_running, len(self.running))
-        return asyncio.ensure_future(self._attempt(request))
-
-    async def plan(self, mission_id: str, goal: str) -> PlanResult:
-        return plan_tasks(goal, planner=SimulatedPlanner(invalid_proposals=self.invalid_plans), max_tries=3)
-
-    def cancel(self, attempt: Any, *, force: bool) -> None:
-        self.cancelled += 1
-        attempt.cancel()
-
-    async def _attempt(self, request: AttemptRequest) -> AttemptReport:
-        task_id = request.run.task_id
-        try:
-            if task_id in self.hold:
-                await self.release.wait()
-            await asyncio.sleep(self.delay_s)
-        finally:
-            self.running.discard(task_id)
-        queue = self._script.get(task_id)
-        outcome = queue.pop(0) if queue else "ok"
-        if outcome == "crash":
-            raise RuntimeError("worker died")
-        if outcome.startswith("session:"):  # the attempt reports its agent session, then dies
-            async with self.db.transaction() as conn:
-                await record_session(conn, attempt_id=request.run.attempt_id, mission_id=request.run.mission_id,
-                                     task_id=task_id, agent=request.agent, session_id=outcome.split(":", 1)[1])
-            raise RuntimeError("worker died after the session started")
-        ok = outcome == "ok"
-        result = {"ok": AgentOutcome.SUCCEEDED, "fail": AgentOutcome.FAILED, "blocked": AgentOutcome.BLOCKED_BY_POLICY}
-        return AttemptReport(
-            attempt_id=request.run.attempt_id, outcome=result[outcome],
-            summary=f"did {task_id}", error="" if ok else ("tool call denied" if outcome == "blocked" else "agent said no"),
-            cost_micro_usd=10, input_tokens=1, output_tokens=1, duration_ms=1,
-            policy_rule_ids=("no-production-deploys",) if outcome == "blocked" else (),
-        )
-
-
-def _create(runner: Any, db: Database, document: dict[str, Any]) -> str:
-    mission_id = str(uuid.uuid4())
-
-    async def insert() -> None:
-        async with db.transaction() as conn:
-            await insert_mission(conn, mission_id=mission_id, request_id=None, spec=parse_mission(document), actor="test")
-
-    runner.run(insert())
-    return mission_id
-
-
-def _tasks(url: str, mission_id: str) -> dict[str, tuple[str, int]]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT task_id, state, attempts FROM tasks WHERE mission_id = %s", (mission_id,))
-        return {task: (state, attempts) for task, state, attempts in rows}
-
-
 @pytest.fixture
 def setup(runner: Any, make_db: Callable[[str], Database], fresh_database_url: str) -> tuple[Database, str]:
     return make_db(fresh_database_url), fresh_database_url
@@ -148,20 +36,20 @@ def setup(runner: Any, make_db: Callable[[str], Database], fresh_database_url: s
 
 def test_diamond_runs_in_dependency_order_and_completes(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts()
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
     order = [task for task, _ in ports.launched]
     assert order[0] == "a" and order[-1] == "d" and set(order[1:3]) == {"b", "c"}
-    assert _tasks(url, mission_id) == {t: ("succeeded", 1) for t in "abcd"}
+    assert task_states(url, mission_id) == {t: ("succeeded", 1) for t in "abcd"}
 
 
 def test_a_crashing_attempt_retries_only_that_task_with_a_new_attempt_id(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts({"b": ["crash", "fail", "ok"]})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
-    assert _tasks(url, mission_id) == {"a": ("succeeded", 1), "b": ("succeeded", 3), "c": ("succeeded", 1), "d": ("succeeded", 1)}
+    assert task_states(url, mission_id) == {"a": ("succeeded", 1), "b": ("succeeded", 3), "c": ("succeeded", 1), "d": ("succeeded", 1)}
     b_attempts = [attempt for task, attempt in ports.launched if task == "b"]
     assert len(set(b_attempts)) == 3
     with psycopg.connect(url) as conn:
@@ -172,10 +60,10 @@ def test_a_crashing_attempt_retries_only_that_task_with_a_new_attempt_id(runner:
 
 def test_exhausted_retries_fail_the_task_and_the_mission_with_the_last_error(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts({"c": ["fail", "fail", "fail"]})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert tasks["c"] == ("failed", 3) and tasks["d"] == ("pending", 0) and tasks["b"] == ("succeeded", 1)
     with psycopg.connect(url) as conn:
         reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
@@ -185,12 +73,12 @@ def test_exhausted_retries_fail_the_task_and_the_mission_with_the_last_error(run
 
 def test_a_restarted_runner_resumes_without_redoing_finished_tasks(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     first = ScriptedPorts(hold={"b"})  # b hangs: the "actor" dies while it runs
 
     async def crash_midway() -> None:
         run = asyncio.ensure_future(MissionRunner(mission_id=mission_id, db=db, ports=first).run())
-        while _tasks(url, mission_id)["c"][0] != "succeeded" or _tasks(url, mission_id)["b"][0] != "running":
+        while task_states(url, mission_id)["c"][0] != "succeeded" or task_states(url, mission_id)["b"][0] != "running":
             await asyncio.sleep(0.01)
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
@@ -199,7 +87,7 @@ def test_a_restarted_runner_resumes_without_redoing_finished_tasks(runner: Any, 
     second = ScriptedPorts()
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=second).run()) is MissionState.COMPLETED
     assert [task for task, _ in second.launched] == ["b", "d"]  # a and c were not re-run
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert tasks["a"] == ("succeeded", 1) and tasks["c"] == ("succeeded", 1) and tasks["b"] == ("succeeded", 2)
     with psycopg.connect(url) as conn:
         lost = conn.execute(
@@ -213,11 +101,11 @@ def test_policy_denial_blocks_the_task_before_any_attempt(runner: Any, setup: tu
     document = {"name": "ship", "goal": "g", "tasks": [
         {"id": "deploy", "description": "ship it", "action": {"kind": "deploy", "environment": "production"}},
     ]}
-    mission_id = _create(runner, db, document)
+    mission_id = create_mission(runner, db, document)
     ports = ScriptedPorts()
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
     assert ports.launched == []
-    assert _tasks(url, mission_id) == {"deploy": ("blocked_by_policy", 0)}
+    assert task_states(url, mission_id) == {"deploy": ("blocked_by_policy", 0)}
 
 
 WIDE = {
@@ -229,11 +117,11 @@ WIDE = {
 def test_parallel_tasks_respect_the_mission_and_agent_limits(runner: Any, setup: tuple[Database, str]) -> None:
     db, _ = setup
     ports = ScriptedPorts(delay_s=0.3)
-    mission_id = _create(runner, db, WIDE)
+    mission_id = create_mission(runner, db, WIDE)
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
     assert ports.peak_running == 3  # max_parallel of the mission, reached and never exceeded
     limited = ScriptedPorts(agent_limit=2, delay_s=0.3)
-    mission_id = _create(runner, db, WIDE)
+    mission_id = create_mission(runner, db, WIDE)
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=limited).run()) is MissionState.COMPLETED
     assert limited.peak_slots == 2 and limited.peak_running <= 2
 
@@ -247,7 +135,7 @@ def test_tasks_touching_the_same_paths_are_serialised_and_the_deferral_recorded(
         {"id": "handler", "description": "edit handler", "action": {"kind": "edit", "paths": ["src/api/handler.py"]}},
         {"id": "docs", "description": "edit docs", "action": {"kind": "edit", "paths": ["docs/*.md"]}},
     ]}
-    mission_id = _create(runner, db, document)
+    mission_id = create_mission(runner, db, document)
     ports = ScriptedPorts(hold={"api"})
 
     async def scenario() -> MissionState:
@@ -271,17 +159,17 @@ def test_tasks_touching_the_same_paths_are_serialised_and_the_deferral_recorded(
 def test_fail_fast_stops_the_mission_at_the_first_failure(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
     document = {**DIAMOND, "on_failure": "fail_fast", "max_attempts": 1}
-    mission_id = _create(runner, db, document)
+    mission_id = create_mission(runner, db, document)
     ports = ScriptedPorts({"b": ["fail"]}, hold={"c"})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert tasks["b"] == ("failed", 1) and tasks["c"] == ("failed", 1) and tasks["d"] == ("pending", 0)
     assert ports.cancelled == 1  # c was running and was cancelled
 
 
 def test_cancelling_in_the_store_stops_running_attempts(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts(hold={"b", "c"})
 
     async def scenario() -> MissionState:
@@ -297,13 +185,13 @@ def test_cancelling_in_the_store_stops_running_attempts(runner: Any, setup: tupl
 
     assert runner.run(scenario()) is MissionState.CANCELLED
     assert ports.cancelled == 2
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert tasks["b"][0] == tasks["c"][0] == "failed" and tasks["d"] == ("pending", 0)
 
 
 def test_the_fold_of_the_event_log_matches_the_tables(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ScriptedPorts({"b": ["fail", "ok"]})).run())
 
     async def fold() -> MissionView:
@@ -312,7 +200,7 @@ def test_the_fold_of_the_event_log_matches_the_tables(runner: Any, setup: tuple[
 
     view = runner.run(fold())
     assert view.state is MissionState.COMPLETED
-    assert {t.spec.id: (t.state.value, t.attempts) for t in view.ordered_tasks()} == _tasks(url, mission_id)
+    assert {t.spec.id: (t.state.value, t.attempts) for t in view.ordered_tasks()} == task_states(url, mission_id)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -324,7 +212,7 @@ def test_random_dags_complete_in_a_topological_order(runner: Any, setup: tuple[D
     for i in range(size):
         deps = data.draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
         tasks.append({"id": f"n{i}", "description": "x", "depends_on": [f"n{d}" for d in deps]})
-    mission_id = _create(runner, db, {"name": "random", "goal": "g", "max_parallel": 4, "tasks": tasks})
+    mission_id = create_mission(runner, db, {"name": "random", "goal": "g", "max_parallel": 4, "tasks": tasks})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ScriptedPorts()).run()) is MissionState.COMPLETED
     with psycopg.connect(url) as conn:
         window = {t: (s, e) for t, s, e in conn.execute(
@@ -338,9 +226,9 @@ def test_a_goal_only_mission_is_planned_then_run(runner: Any, setup: tuple[Datab
     db, url = setup
     ports = ScriptedPorts()
     ports.invalid_plans = 2  # two rejected proposals, then a valid plan
-    mission_id = _create(runner, db, {"name": "planned", "goal": "Add rate limiting to the public API"})
+    mission_id = create_mission(runner, db, {"name": "planned", "goal": "Add rate limiting to the public API"})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert len(tasks) >= 4 and all(state == "succeeded" for state, _ in tasks.values())
     with psycopg.connect(url) as conn:
         rejected = conn.execute(
@@ -356,7 +244,7 @@ def test_a_planner_that_never_gives_a_valid_plan_fails_the_mission_with_its_reas
     db, url = setup
     ports = ScriptedPorts()
     ports.invalid_plans = 5
-    mission_id = _create(runner, db, {"name": "unplannable", "goal": "Do something vague"})
+    mission_id = create_mission(runner, db, {"name": "unplannable", "goal": "Do something vague"})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
     with psycopg.connect(url) as conn:
         reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
@@ -368,10 +256,10 @@ def test_a_spent_hard_budget_blocks_the_next_attempt_as_a_policy_denial(runner: 
     db, url = setup
     ports = ScriptedPorts()
     ports.budget_left = 1  # the budget covers one attempt, then it is spent
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
     assert [task for task, _ in ports.launched] == ["a"]
-    tasks = _tasks(url, mission_id)
+    tasks = task_states(url, mission_id)
     assert tasks["a"] == ("succeeded", 1) and tasks["b"] == tasks["c"] == ("blocked_by_policy", 0)
     with psycopg.connect(url) as conn:
         rules = conn.execute(
@@ -384,10 +272,10 @@ def test_an_agent_stopped_by_its_policy_hook_blocks_the_task_without_retrying(
     runner: Any, setup: tuple[Database, str]
 ) -> None:
     db, url = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts({"b": ["blocked"]})
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.FAILED
-    assert _tasks(url, mission_id)["b"] == ("blocked_by_policy", 1)
+    assert task_states(url, mission_id)["b"] == ("blocked_by_policy", 1)
     with psycopg.connect(url) as conn:
         reason = conn.execute("SELECT reason FROM tasks WHERE mission_id = %s AND task_id = 'b'", (mission_id,)).fetchone()[0]
     assert reason == "deny by no-production-deploys: tool call denied"
@@ -395,7 +283,7 @@ def test_an_agent_stopped_by_its_policy_hook_blocks_the_task_without_retrying(
 
 def test_a_retry_resumes_the_session_the_last_attempt_reported(runner: Any, setup: tuple[Database, str]) -> None:
     db, _ = setup
-    mission_id = _create(runner, db, DIAMOND)
+    mission_id = create_mission(runner, db, DIAMOND)
     ports = ScriptedPorts({"a": ["session:sess-42", "ok"]})
     ports.db = db
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
@@ -406,7 +294,7 @@ def test_a_retry_resumes_the_session_the_last_attempt_reported(runner: Any, setu
 def test_every_attempt_gets_the_context_the_mission_chose(runner: Any, setup: tuple[Database, str]) -> None:
     db, _ = setup
     context = ["Decision: greetings are plain ASCII", "Lesson: run the linter before committing"]
-    mission_id = _create(runner, db, {**DIAMOND, "context": context})
+    mission_id = create_mission(runner, db, {**DIAMOND, "context": context})
     ports = ScriptedPorts()
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
     assert {run.context for run in ports.runs} == {tuple(context)}

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from agentcoord.config import AgentConfig
 from agentcoord.errors import InvalidInputError, NoEligibleAgentError
+from agentcoord.reviews import PRIOR_ACCEPTANCE, PRIOR_REVIEWS, AcceptanceStats
 from agentcoord.services.routing.router import (
     DEFAULT_EXPECTED_INPUT_TOKENS,
     DEFAULT_EXPECTED_OUTPUT_TOKENS,
@@ -185,3 +186,27 @@ def test_chosen_agent_covers_the_task_and_none_eligible_is_cheaper(
     assert [c.estimated_cost_micro_usd for c in eligible] == sorted(
         c.estimated_cost_micro_usd for c in eligible
     )
+
+
+def test_rejections_make_a_cheap_agent_lose_to_one_whose_work_is_accepted() -> None:
+    router = Router([FAST, BALANCED])
+    assert router.route(["code"]).agent == "sim-fast"  # no reviews yet: the cheapest wins
+    # sim-fast costs 1/3.75 of sim-balanced per attempt; 1 of its 20 code results was accepted,
+    # so one accepted result costs it about 4.7x as many attempts as sim-balanced needs.
+    stats = AcceptanceStats({("sim-fast", "code"): (1, 20), ("sim-balanced", "code"): (9, 10)})
+    decision = router.route(["code"], acceptance=stats)
+    assert decision.agent == "sim-balanced"
+    assert decision.reason.startswith("cheapest per accepted result among enabled agents covering code: sim-balanced")
+    assert "sim-fast" in decision.reason and "P(accept) 0.19 from 20 reviews" in decision.reason
+    assert decision.candidates[0].reason == "chosen: cheapest per accepted result (P(accept) 0.90 from 10 reviews)"
+    assert decision.candidates[1].agent == "sim-fast" and "per accepted result" in decision.candidates[1].reason
+    # A few rejections of an agent with a good record do not outweigh a 4x price difference.
+    assert router.route(["code"], acceptance=AcceptanceStats({("sim-fast", "code"): (6, 10)})).agent == "sim-fast"
+
+
+def test_a_task_is_as_likely_to_be_accepted_as_its_weakest_capability() -> None:
+    stats = AcceptanceStats({("a", "code"): (10, 10), ("a", "db"): (0, 6)})
+    rate, reviews = stats.acceptance("a", ("code", "db"))
+    assert reviews == 6 and rate == pytest.approx((0 + PRIOR_ACCEPTANCE * PRIOR_REVIEWS) / (6 + PRIOR_REVIEWS))
+    assert stats.acceptance("b", ("code",)) == (PRIOR_ACCEPTANCE, 0)
+    assert stats.acceptance("a", ()) == (PRIOR_ACCEPTANCE, 0)

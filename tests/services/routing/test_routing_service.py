@@ -82,3 +82,17 @@ def test_no_eligible_agent_stores_nothing(runner, make_db, fresh_database_url, b
         runner.run(desk.route(["quantum"], mission_id="m-1", task_id="t-1"))
 
     assert _counts(fresh_database_url) == (0, 0)
+
+
+def test_routing_reads_the_review_tallies_so_rejections_move_the_next_decision(
+    runner, make_db, fresh_database_url, base_config
+) -> None:
+    db = make_db(fresh_database_url)
+    desk = RoutingDesk(db, Router(base_config.agents))
+    assert runner.run(desk.route(["docs"])).agent == "sim-fast"
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO review_tallies VALUES ('sim-fast', 'docs', 0, 30), ('sim-fast', 'code', 30, 30)")
+    decision = runner.run(desk.route(["docs"]))
+    assert decision.agent == "sim-balanced"
+    assert "sim-fast" in decision.reason and "from 30 reviews" in decision.reason
+    assert runner.run(desk.route(["code"])).agent == "sim-fast"  # only the rejected kind of task moved
