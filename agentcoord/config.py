@@ -17,6 +17,9 @@ Environment variables:
   AGENTCOORD_PRICES_FILE   versioned model price table YAML (default: the bundled one).
   AGENTCOORD_HOOK_PORT     port of the Claude Code PreToolUse policy endpoint of `up` (default 8787).
   AGENTCOORD_HOOK_TOKEN    bearer token that endpoint requires; unset leaves the endpoint off.
+  AGENTCOORD_GITHUB_WEBHOOK_SECRET  secret of the GitHub webhook (POST /hooks/github on the
+                           hook port: pull requests of task branches become review verdicts);
+                           unset leaves it off.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class Config:
     prices_file: Path
     hook_port: int = 8787
     hook_token: str = field(default="", repr=False)  # a secret: never printed with the config
+    github_webhook_secret: str = field(default="", repr=False)  # a secret too
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -123,6 +127,7 @@ class Config:
             prices_file=Path(prices_file) if prices_file else _bundled("prices.yaml"),
             hook_port=_port(env, "AGENTCOORD_HOOK_PORT", 8787),
             hook_token=env.get("AGENTCOORD_HOOK_TOKEN", ""),
+            github_webhook_secret=env.get("AGENTCOORD_GITHUB_WEBHOOK_SECRET", ""),
         )
 
     def with_database_url(self, url: str) -> Config:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from aiohttp import web
 
 from agentcoord.actors.policy_checker import PolicyChecker
 from agentcoord.cli.mission import follow_mission, print_mission
@@ -24,7 +25,8 @@ from agentcoord.config import Config
 from agentcoord.missions import load_mission_file
 from agentcoord.money import format_usd as usd
 from agentcoord.services.mission.convert import create_request, mission_state_from_proto
-from agentcoord.services.webhooks.claude_hook import start_hook_server
+from agentcoord.services.webhooks import claude_hook, github
+from agentcoord.services.webhooks.server import WebhookServer, serve_webhooks
 from agentcoord.stack import (
     ALL_SERVICES,
     RunningServices,
@@ -64,14 +66,13 @@ async def _up(config: Config, *, demo_spec: Any, exit_after_demo: bool) -> int:
 
     running = await start_services_stack(config, ALL_SERVICES, port=config.grpc_port)
     dashboard = serve_dashboard(running.config, port=config.dashboard_port, address="127.0.0.1")
-    hook = None
-    if config.hook_token:
-        hook = await start_hook_server(
-            PolicyChecker(config), token=config.hook_token, db=running.db, host="127.0.0.1", port=config.hook_port
-        )
+    hooks = await _start_webhooks(running)
     say(f"services:  gRPC {running.address} (MissionService, RoutingService, CostService, AuditService)")
     say(f"dashboard: http://127.0.0.1:{dashboard.port}/")
-    say(f"claude hook: {hook.url}" if hook else "claude hook: off (set AGENTCOORD_HOOK_TOKEN to serve it)")
+    say(f"claude hook: {hooks.url(claude_hook.PATH)}" if hooks and config.hook_token
+        else "claude hook: off (set AGENTCOORD_HOOK_TOKEN to serve it)")
+    say(f"github webhook: {hooks.url(github.PATH)}" if hooks and config.github_webhook_secret
+        else "github webhook: off (set AGENTCOORD_GITHUB_WEBHOOK_SECRET to serve it)")
     outcome = 0
     try:
         if demo_spec is not None:
@@ -81,11 +82,26 @@ async def _up(config: Config, *, demo_spec: Any, exit_after_demo: bool) -> int:
             say("running; Ctrl-C stops everything")
             await _wait_for_signal()
     finally:
-        if hook is not None:
-            await hook.stop()
+        if hooks is not None:
+            await hooks.stop()
         dashboard.stop()
         await running.stop()
     return outcome
+
+
+async def _start_webhooks(running: RunningServices) -> WebhookServer | None:
+    """Serve the webhook endpoints whose secrets are configured, on the hook port; None if none are."""
+    config = running.config
+    if not (config.hook_token or config.github_webhook_secret):
+        return None
+    app = web.Application(client_max_size=github.MAX_BODY_BYTES)
+    if config.hook_token:
+        claude_hook.add_claude_hook_routes(app, PolicyChecker(config), token=config.hook_token, db=running.db)
+    if config.github_webhook_secret:
+        github.add_github_routes(
+            app, secret=config.github_webhook_secret, review=github.mission_service_sink(running.address)
+        )
+    return await serve_webhooks(app, host="127.0.0.1", port=config.hook_port)
 
 
 def _run_demo(running: RunningServices, spec: Any) -> int:

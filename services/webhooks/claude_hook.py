@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from agentcoord.policy import ActionRequest, Decision, Effect
+from agentcoord.services.webhooks.server import WebhookServer, serve_webhooks
 from agentcoord.store import Database
 from agentcoord.store import missions as mission_store
 
@@ -103,8 +104,10 @@ def hook_answer(decision: Decision) -> dict[str, Any]:
     return answer
 
 
-def create_app(policy: PolicyDecider, *, token: str, db: Database | None = None) -> web.Application:
-    """The aiohttp application serving the PreToolUse endpoint behind `token`."""
+def add_claude_hook_routes(
+    app: web.Application, policy: PolicyDecider, *, token: str, db: Database | None = None
+) -> None:
+    """Serve the PreToolUse endpoint on `app`, behind the bearer `token`."""
     if not token:
         raise ValueError("the hook endpoint needs a non-empty bearer token")
     expected = f"Bearer {token}".encode()
@@ -132,9 +135,7 @@ def create_app(policy: PolicyDecider, *, token: str, db: Database | None = None)
         )
         return web.json_response(hook_answer(decision))
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post(PATH, pre_tool_use)
-    return app
 
 
 async def _store(db: Database, action: ActionRequest, decision: Decision, ids: RunIds, *, tool: str) -> None:
@@ -147,24 +148,10 @@ async def _store(db: Database, action: ActionRequest, decision: Decision, ids: R
         )
 
 
-@dataclass
-class HookServer:
-    """A running endpoint: `url` is what agents' `policy_hook_url` setting should say."""
-
-    runner: web.AppRunner
-    url: str
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-
-
 async def start_hook_server(
     policy: PolicyDecider, *, token: str, db: Database | None = None, host: str = "127.0.0.1", port: int = 0
-) -> HookServer:
-    """Serve the endpoint on host:port (0 picks a free port) until `stop()`."""
-    runner = web.AppRunner(create_app(policy, token=token, db=db), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1]
-    return HookServer(runner=runner, url=f"http://{host}:{bound}{PATH}")
+) -> WebhookServer:
+    """Serve only this endpoint on host:port (0 picks a free port) until `stop()`."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    add_claude_hook_routes(app, policy, token=token, db=db)
+    return await serve_webhooks(app, host=host, port=port)

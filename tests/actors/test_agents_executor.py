@@ -26,7 +26,7 @@ from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.policy_checker import PolicyChecker
 from agentcoord.actors.task_executor import AttemptRequest, execute_attempt, run_attempt
 from agentcoord.config import AgentConfig, Config, ServiceAddresses
-from agentcoord.services.webhooks.claude_hook import start_hook_server
+from agentcoord.services.webhooks.claude_hook import PATH, start_hook_server
 from agentcoord.store import Database
 from agentcoord.store.agents import latest_session
 from agentcoord.v1 import cost_pb2, cost_pb2_grpc
@@ -60,7 +60,7 @@ def cost_service() -> Iterator[tuple[str, RecordingCostService]]:
 def hook_url(runner: Any, base_config: Config) -> Iterator[str]:
     """The policy endpoint (bundled policy, no database), which every claude run asks before a tool call."""
     server = runner.run(start_hook_server(PolicyChecker(base_config), token=TOKEN))
-    yield server.url
+    yield server.url(PATH)
     runner.run(server.stop())
 
 
@@ -204,7 +204,7 @@ def test_the_policy_hook_blocks_a_production_deploy_before_it_runs(
     try:
         config = configure(base_config, tmp_path, database_url=fresh_database_url, cost_address=address,
                            repository=repository, recording=FIXTURES / "agents" / "claude_deploy.jsonl",
-                           hook_url=server.url)
+                           hook_url=server.url(PATH))
         report = execute_attempt(config, a_request())
     finally:
         runner.run(server.stop())

@@ -16,7 +16,12 @@ import psycopg
 from agentcoord.actors.agents.claude import HOOK_MODULE, hook_settings
 from agentcoord.actors.policy_checker import PolicyChecker
 from agentcoord.config import Config
-from agentcoord.services.webhooks.claude_hook import RunIds, action_for_tool_call, start_hook_server
+from agentcoord.services.webhooks.claude_hook import (
+    PATH,
+    RunIds,
+    action_for_tool_call,
+    start_hook_server,
+)
 from agentcoord.store import Database
 
 TOKEN = "hook-test-token-0123456789"
@@ -55,15 +60,15 @@ def test_endpoint_denies_production_deploys_and_stores_the_decision(
     server = runner.run(start_hook_server(PolicyChecker(base_config), token=TOKEN, db=make_db(fresh_database_url)))
     try:
         deploy = {"hook": {"tool_name": "Bash", "tool_input": {"command": "make deploy ENV=production"}}, "agentcoord": IDS}
-        status, answer = _post(runner, server.url, deploy, TOKEN)
+        status, answer = _post(runner, server.url(PATH), deploy, TOKEN)
         assert status == 200
         assert answer["hookSpecificOutput"]["permissionDecision"] == "deny"
         assert answer["agentcoord"]["rule_ids"] == ["no-production-deploys"]
 
-        status, answer = _post(runner, server.url, {**deploy, "hook": {"tool_name": "Read", "tool_input": {}}}, TOKEN)
+        status, answer = _post(runner, server.url(PATH), {**deploy, "hook": {"tool_name": "Read", "tool_input": {}}}, TOKEN)
         assert status == 200 and "hookSpecificOutput" not in answer and answer["agentcoord"]["effect"] == "allow"
 
-        status, _ = _post(runner, server.url, deploy, "wrong-token")
+        status, _ = _post(runner, server.url(PATH), deploy, "wrong-token")
         assert status == 401
     finally:
         runner.run(server.stop())
@@ -87,7 +92,7 @@ def test_hook_script_blocks_with_exit_2_records_the_denial_and_fails_closed(
     assert HOOK_MODULE.endswith("pretooluse_hook") and sys.executable in hook_settings()["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
     denials = tmp_path / "denials.jsonl"
     server = runner.run(start_hook_server(PolicyChecker(base_config), token=TOKEN))
-    env = {"AGENTCOORD_HOOK_URL": server.url, "AGENTCOORD_HOOK_TOKEN": TOKEN, "AGENTCOORD_HOOK_DENIALS": str(denials)}
+    env = {"AGENTCOORD_HOOK_URL": server.url(PATH), "AGENTCOORD_HOOK_TOKEN": TOKEN, "AGENTCOORD_HOOK_DENIALS": str(denials)}
     try:
         denied = _run_hook(env, {"command": "kubectl rollout restart deploy/api --context production"})
         allowed = _run_hook(env, {"command": "git status"})
