@@ -1,5 +1,6 @@
 """The Panel dashboard: live missions, the tasks of one mission, spend by agent and by mission,
-budgets against their limits with the latest budget alerts, and the audit log's size.
+budgets against their limits with the latest budget alerts, the review queue with what routing
+has learned from reviews, and the audit log's size.
 
 `create_dashboard` builds the view of one browser session; inside a server session it re-reads
 the database every second and updates the existing widgets in place (only those whose data
@@ -44,7 +45,7 @@ class Dashboard(pn.viewable.Viewer):
     The widgets are attributes so a server (or a test) can see what the session shows:
     `summary`, `error_alert`, `missions_table`, `tasks_title`, `tasks_table`,
     `agent_spend_table`, `mission_spend_table`, `spend_chart` (+ `spend_chart_source`),
-    `budgets_table`, `budget_alerts_table`, `audit_line`.
+    `budgets_table`, `budget_alerts_table`, `review_queue_table`, `acceptance_table`, `audit_line`.
     """
 
     def __init__(self, reader: SnapshotReader, **params: Any) -> None:
@@ -69,6 +70,8 @@ class Dashboard(pn.viewable.Viewer):
         self.spend_chart = _spend_chart(self.spend_chart_source)
         self.budgets_table = _table(_budgets_view(empty))
         self.budget_alerts_table = _table(_budget_alerts_view(empty))
+        self.review_queue_table = _table(_review_queue_view(empty))
+        self.acceptance_table = _table(_acceptance_view(empty))
         self.audit_line = pn.pane.Markdown(sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.pane.Markdown(f"# {TITLE}"),
@@ -90,6 +93,17 @@ class Dashboard(pn.viewable.Viewer):
             pn.Row(
                 pn.Column(pn.pane.Markdown("### Budgets (current period)"), self.budgets_table),
                 pn.Column(pn.pane.Markdown("### Latest budget alerts"), self.budget_alerts_table),
+                sizing_mode="stretch_width",
+            ),
+            pn.Row(
+                pn.Column(
+                    pn.pane.Markdown("### Review queue (`agentcoord review accept|reject MISSION TASK`)"),
+                    self.review_queue_table,
+                ),
+                pn.Column(
+                    pn.pane.Markdown("### Acceptance by agent and capability (routing divides price by the estimate)"),
+                    self.acceptance_table,
+                ),
                 sizing_mode="stretch_width",
             ),
             self.audit_line,
@@ -141,6 +155,8 @@ class Dashboard(pn.viewable.Viewer):
         self._show("mission_spend", self.mission_spend_table, _mission_spend_view(snapshot))
         self._show("budgets", self.budgets_table, _budgets_view(snapshot))
         self._show("budget_alerts", self.budget_alerts_table, _budget_alerts_view(snapshot))
+        self._show("review_queue", self.review_queue_table, _review_queue_view(snapshot))
+        self._show("acceptance", self.acceptance_table, _acceptance_view(snapshot))
         audit = snapshot.audit
         latest = audit.latest_at.isoformat(timespec="seconds") if audit.latest_at else "never"
         self.audit_line.object = (
@@ -353,6 +369,21 @@ def _budget_alerts_view(snapshot: Snapshot) -> pl.DataFrame:
         pl.col("raised_at").alias("raised"), "budget", "level",
         pl.col("limit_text").alias("limit"), pl.col("spent_text").alias("spent"),
     )  # fmt: skip
+
+
+def _review_queue_view(snapshot: Snapshot) -> pl.DataFrame:
+    return snapshot.review_queue.select(
+        pl.col("waiting_since").alias("waiting since"), pl.col("mission_name").alias("mission"),
+        pl.col("mission_id").alias("mission id"), pl.col("task_id").alias("task"), "agent",
+        pl.col("summary").alias("result"),
+    )
+
+
+def _acceptance_view(snapshot: Snapshot) -> pl.DataFrame:
+    return snapshot.acceptance.select(
+        "agent", "capability", "accepted", "reviewed",
+        pl.col("rate").round(2).alias("observed"), pl.col("estimate").round(2).alias("estimate"),
+    )
 
 
 def _mission_label(snapshot: Snapshot) -> str:

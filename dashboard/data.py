@@ -5,7 +5,8 @@ named, parameterised SQL constant with the Polars schema of its result. Spend co
 same Polars aggregation as `agentcoord report` (agentcoord.reports.spend_frame, per agent and
 mission), is regrouped here by agent or by mission with integer sums, and becomes dollar text
 only at the end, through agentcoord.money. Budgets come with their spend in the current period
-and the newest budget alerts (the budget_alerts rows behind `budget.alert` events). A snapshot reads every view in one read-only
+and the newest budget alerts (the budget_alerts rows behind `budget.alert` events); the review
+queue and the review tallies routing learns from. A snapshot reads every view in one read-only
 REPEATABLE READ transaction, so the tables on screen agree with each other.
 """
 
@@ -23,12 +24,15 @@ from psycopg import IsolationLevel
 from agentcoord.errors import StoreError
 from agentcoord.money import format_usd
 from agentcoord.reports import Period, spend_frame
+from agentcoord.reviews import PRIOR_ACCEPTANCE, PRIOR_REVIEWS
 from agentcoord.store.dashboard_views import (
+    ACCEPTANCE,
     AUDIT_STATUS,
     BUDGET_ALERTS,
     BUDGETS,
     MISSION_NAMES,
     MISSIONS,
+    REVIEW_QUEUE,
     TASKS,
     TERMINAL_TASK_STATES,
     read_frame,
@@ -40,6 +44,8 @@ MISSION_LIMIT = 100
 """How many of the newest missions the missions view shows."""
 ALERT_LIMIT = 20
 """How many of the newest budget alerts the dashboard shows."""
+REVIEW_LIMIT = 50
+"""How many of the longest-waiting results the review queue shows."""
 
 _SPEND_TOTALS = ("cost_micro_usd", "input_tokens", "output_tokens", "attempts")
 _SPEND_SCHEMA = {
@@ -93,6 +99,24 @@ def read_budget_alerts(
 ) -> pl.DataFrame:
     """The newest `limit` budget alerts, newest first (see `alert_view` for the columns)."""
     return alert_view(read_frame(conn, BUDGET_ALERTS, params={"limit": limit}))
+
+
+def read_review_queue(conn: psycopg.Connection[Any], *, limit: int = REVIEW_LIMIT) -> pl.DataFrame:
+    """Results waiting for a verdict, longest waiting first."""
+    return read_frame(conn, REVIEW_QUEUE, params={"limit": limit})
+
+
+def read_acceptance(conn: psycopg.Connection[Any]) -> pl.DataFrame:
+    """Review tallies per agent and capability (see `acceptance_view` for the columns)."""
+    return acceptance_view(read_frame(conn, ACCEPTANCE, params={}))
+
+
+def acceptance_view(tallies: pl.DataFrame) -> pl.DataFrame:
+    """ACCEPTANCE rows plus `rate` (observed) and `estimate`, the smoothed rate routing divides by."""
+    return tallies.with_columns(
+        rate=pl.col("accepted") / pl.col("reviewed"),
+        estimate=(pl.col("accepted") + PRIOR_ACCEPTANCE * PRIOR_REVIEWS) / (pl.col("reviewed") + PRIOR_REVIEWS),
+    )
 
 
 def budget_view(budgets: pl.DataFrame) -> pl.DataFrame:
@@ -175,6 +199,8 @@ class Snapshot:
     audit: AuditStatus
     budgets: pl.DataFrame
     budget_alerts: pl.DataFrame
+    review_queue: pl.DataFrame
+    acceptance: pl.DataFrame
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -191,6 +217,8 @@ class Snapshot:
             audit=AuditStatus(entries=0, latest_at=None),
             budgets=budget_view(pl.DataFrame(schema=dict(BUDGETS.schema))),
             budget_alerts=alert_view(pl.DataFrame(schema=dict(BUDGET_ALERTS.schema))),
+            review_queue=pl.DataFrame(schema=dict(REVIEW_QUEUE.schema)),
+            acceptance=acceptance_view(pl.DataFrame(schema=dict(ACCEPTANCE.schema))),
         )
 
     @property
@@ -221,6 +249,8 @@ def read_snapshot(
         audit = read_audit_status(conn)
         budgets = read_budgets(conn)
         budget_alerts = read_budget_alerts(conn)
+        review_queue = read_review_queue(conn)
+        acceptance = read_acceptance(conn)
     return Snapshot(
         missions=missions,
         mission_id=shown,
@@ -230,6 +260,8 @@ def read_snapshot(
         audit=audit,
         budgets=budgets,
         budget_alerts=budget_alerts,
+        review_queue=review_queue,
+        acceptance=acceptance,
     )
 
 

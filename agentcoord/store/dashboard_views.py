@@ -128,6 +128,44 @@ BUDGET_ALERTS = Query(
 )
 """The newest budget alerts (one per budget, period and level; what `budget.alert` announced)."""
 
+REVIEW_QUEUE = Query(
+    sql="""
+        SELECT t.mission_id, m.name AS mission_name, t.task_id, a.agent, a.summary,
+               t.updated_at AS waiting_since
+        FROM tasks AS t
+        JOIN missions AS m USING (mission_id)
+        JOIN attempts AS a
+          ON a.mission_id = t.mission_id AND a.task_id = t.task_id AND a.outcome = 'succeeded'
+        WHERE t.state = 'awaiting_review'
+        ORDER BY t.updated_at, t.mission_id, t.task_id
+        LIMIT %(limit)s
+    """,
+    schema={
+        "mission_id": pl.String(),
+        "mission_name": pl.String(),
+        "task_id": pl.String(),
+        "agent": pl.String(),
+        "summary": pl.String(),
+        "waiting_since": _TIME,
+    },
+)
+"""Results waiting for a verdict, longest waiting first."""
+
+ACCEPTANCE = Query(
+    sql="""
+        SELECT agent, capability, accepted, reviewed
+        FROM review_tallies
+        ORDER BY agent, capability
+    """,
+    schema={
+        "agent": pl.String(),
+        "capability": pl.String(),
+        "accepted": pl.Int64(),
+        "reviewed": pl.Int64(),
+    },
+)
+"""Reviewed and accepted results per agent and capability (what routing learns from)."""
+
 
 def read_frame(
     conn: psycopg.Connection[Any], query: Query, *, params: Mapping[str, object]

@@ -19,6 +19,7 @@ from dashboard_rows import (
     SEEDED_AUDIT_AT,
     SEEDED_BUDGETS,
     SEEDED_MISSION_COST_MICRO_USD,
+    insert_mission,
 )
 
 from agentcoord.dashboard.data import AuditStatus, Snapshot, SnapshotReader, read_snapshot
@@ -138,3 +139,28 @@ def test_reader_reports_a_lost_connection_then_reconnects(seeded_database_url: s
         assert reader.read().mission_id == NEWEST
     finally:
         reader.close()
+
+
+def test_snapshot_holds_the_review_queue_and_the_acceptance_routing_learns_from(fresh_database_url: str) -> None:
+    waiting_since = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    insert_mission(fresh_database_url, "m-review", "schema change", created_at=waiting_since,
+                   tasks=[("schema", "awaiting_review", "claude", 1, ""), ("docs", "succeeded", "codex", 1, "")])
+    with psycopg.connect(fresh_database_url) as conn:
+        conn.execute("UPDATE tasks SET updated_at = %s WHERE task_id = 'schema'", (waiting_since,))
+        conn.execute(
+            "INSERT INTO attempts (attempt_id, mission_id, task_id, number, agent, outcome, summary) VALUES"
+            " ('a-1', 'm-review', 'schema', 1, 'claude', 'succeeded', 'added the column'),"
+            " ('a-2', 'm-review', 'docs', 1, 'codex', 'succeeded', 'documented it')"
+        )
+        conn.execute("INSERT INTO review_tallies VALUES ('claude', 'db', 3, 4), ('codex', 'docs', 0, 2)")
+    reader = SnapshotReader(fresh_database_url)
+    try:
+        snapshot = reader.read()
+    finally:
+        reader.close()
+    assert snapshot.review_queue.rows() == [
+        ("m-review", "schema change", "schema", "claude", "added the column", waiting_since)
+    ]
+    acceptance = snapshot.acceptance.select("agent", "capability", "accepted", "reviewed", "rate").rows()
+    assert acceptance == [("claude", "db", 3, 4, 0.75), ("codex", "docs", 0, 2, 0.0)]
+    assert snapshot.acceptance["estimate"].to_list() == pytest.approx([(3 + 3.6) / 8, 3.6 / 6])
