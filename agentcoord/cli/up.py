@@ -127,6 +127,7 @@ def _print_hints(running: RunningServices) -> None:
     say("\nnext:")
     say("  agentcoord mission create examples/missions/hello.yaml --wait")
     say("  agentcoord mission list")
+    say("  agentcoord review list")
     say("  agentcoord report --period last-7d --by agent,mission")
     say("  agentcoord audit verify")
 
