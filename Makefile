@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: up test protos lint clean
 
@@ -16,7 +17,12 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/agentcoord up
 
-test: $(STAMP)
+# The dashboard's browser test drives Debian's Chromium; Playwright never downloads a browser.
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the dashboard browser test (needs root and apt)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/mypy agentcoord actors services dashboard
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -137,6 +137,8 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
             item.add_marker(pytest.mark.integration)
         if fixtures & {"ray_cluster", "stack"}:
             item.add_marker(pytest.mark.ray)
+        if item.path.parent.name == "dashboard":
+            item.add_marker(pytest.mark.ui)
 
 
 
