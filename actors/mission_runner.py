@@ -344,8 +344,9 @@ class MissionRunner:
                 conn, attempt_id=attempt.attempt_id, outcome=outcome.value, summary=summary, error=error
             ):
                 await self._move(conn, task, task.state, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
-                if target is TaskState.AWAITING_REVIEW and verdict:
-                    # A simulated agent's result comes with its simulated reviewer's verdict.
+                if target is TaskState.AWAITING_REVIEW and verdict and not task.review_required:
+                    # A simulated agent's result comes with its simulated reviewer's verdict; a
+                    # review a policy rule requires still waits for a person.
                     await record_review(
                         conn, review_id=f"sim-{attempt.attempt_id}", mission_id=self._mission_id, task_id=task.spec.id,
                         verdict=ReviewVerdict(verdict), reviewer=SIMULATED_REVIEWER,

@@ -1,7 +1,8 @@
 """Reviews: a verdict on one attempt's result, and what verdicts teach routing.
 
 A result waits for review when a require_review rule matched its task, when its mission says
-`review: all`, or when a simulated agent reports the verdict its simulated reviewer gives. An
+`review: all`, or when a simulated agent reports the verdict its simulated reviewer gives (which
+is recorded at once, except where a rule requires the review: that one waits for a person). An
 accepted result counts as done; a rejected one is reworked by a newly routed attempt while the
 mission's `max_attempts` allow, and the rejection lowers that agent's acceptance for the
 task's capabilities, so the next routing decision prices it higher.

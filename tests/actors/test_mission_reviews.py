@@ -142,6 +142,19 @@ def test_simulated_verdicts_are_reviewed_at_once_and_feed_the_tallies(runner: An
     assert runner.run(_stats(db)).counts == {("sim-fast", "code"): (1, 2)}
 
 
+def test_a_review_policy_requires_waits_for_a_person_even_with_a_simulated_verdict(
+    runner: Any, setup: tuple[Database, str]
+) -> None:
+    db, url = setup
+    mission_id = create_mission(runner, db, MIGRATION)
+    ports = ScriptedPorts({"schema": ["ok+accepted"], "docs": ["ok+rejected", "ok+accepted"]})
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.AWAITING_REVIEW
+    tasks = task_states(url, mission_id)
+    assert tasks["schema"] == ("awaiting_review", 1)  # the migration waits for a person
+    assert tasks["docs"] == ("accepted", 2)  # the simulated reviewer handled the rest
+    assert [r.task_id for r in runner.run(_reviews(db, mission_id))] == ["docs", "docs"]
+
+
 def test_review_all_makes_every_result_wait(runner: Any, setup: tuple[Database, str]) -> None:
     db, url = setup
     document = {"name": "all", "goal": "g", "review": "all",
