@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
 from agentcoord.errors import ConflictError, InvalidInputError, NoEligibleAgentError
-from agentcoord.mission_view import MissionView, TaskView
+from agentcoord.mission_view import FOLDED_TOPICS, MissionView, TaskView
 from agentcoord.planning import PlanningError, PlanResult
 from agentcoord.policy import ActionRequest, Decision, Effect
 from agentcoord.reviews import ReviewVerdict
@@ -93,7 +93,8 @@ class MissionRunner:
         self._mission_id = mission_id
         self._db = db
         self._ports = ports
-        self._view = MissionView(mission_id)
+        self._log = MissionView(mission_id)  # the settled part of the log, folded once
+        self._view = self._log
         self._in_flight: dict[asyncio.Future[AttemptReport], _InFlight] = {}
         self._not_before: dict[str, float] = {}
         self._deferrals: set[tuple[str, str]] = set()
@@ -109,13 +110,13 @@ class MissionRunner:
         self._wake.set()
 
     async def refresh(self) -> MissionView:
-        """Fold events written since the last refresh into the view."""
-        while True:
-            async with self._db.transaction() as conn:
-                events = await store.mission_events(conn, self._mission_id, after_event_id=self._view.last_event_id)
-            self._view.apply_all(events)
-            if len(events) < 1000:
-                return self._view
+        """Fold events written since the last refresh into the view, this runner's own writes included."""
+        async with self._db.transaction() as conn:
+            events, horizon = await store.mission_log(
+                conn, self._mission_id, after=self._log.position, topics=FOLDED_TOPICS
+            )
+        self._view = self._log.advance(events, horizon=horizon)
+        return self._view
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""

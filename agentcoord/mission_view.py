@@ -9,14 +9,14 @@ running and what was never started, without trusting anything but the log.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentcoord.errors import NotFoundError
 from agentcoord.missions import Action, MissionSettings, TaskSpec
 from agentcoord.states import MissionState, TaskState
-from agentcoord.store.events import Event
+from agentcoord.store.events import START, Event, EventPosition
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class MissionView:
     settings: MissionSettings = field(default_factory=MissionSettings)
     context: tuple[str, ...] = ()
     tasks: dict[str, TaskView] = field(default_factory=dict)
-    last_event_id: int = 0
+    position: EventPosition = START
+    """The bus position of the last event folded in."""
 
     @classmethod
     def fold(cls, mission_id: str, events: Iterable[Event]) -> MissionView:
@@ -60,12 +61,27 @@ class MissionView:
 
     def apply(self, event: Event) -> None:
         """Fold one event in; events of other missions or already applied ones are ignored."""
-        if event.mission_id != self.mission_id or event.event_id <= self.last_event_id:
+        if event.mission_id != self.mission_id or event.position <= self.position:
             return
-        self.last_event_id = event.event_id
+        self.position = event.position
         handler = _HANDLERS.get(event.topic)
         if handler is not None:
             handler(self, event.task_id, event.payload)
+
+    def advance(self, events: Sequence[Event], *, horizon: int) -> MissionView:
+        """Fold settled `events` (xact_id below `horizon`) in; return the view with the rest folded too.
+
+        `events` are in bus order, so the settled ones come first. Events above the horizon are
+        committed but not final in order (an earlier-ordered event may still commit), so they
+        are folded into a copy only, and folded again, in their final order, on a later call.
+        """
+        unsettled = next((i for i, event in enumerate(events) if event.xact_id >= horizon), len(events))
+        self.apply_all(events[:unsettled])
+        if unsettled == len(events):
+            return self
+        current = dataclasses.replace(self, tasks=dict(self.tasks))
+        current.apply_all(events[unsettled:])
+        return current
 
     def task(self, task_id: str) -> TaskView:
         try:
@@ -150,3 +166,6 @@ _HANDLERS = {
     "task.state": _task_state,
     "usage.recorded": _usage,
 }
+
+FOLDED_TOPICS: tuple[str, ...] = tuple(_HANDLERS)
+"""The topics a fold reads; other events of the mission do not change its view."""

@@ -23,11 +23,13 @@ def _wait_for_audit(url: str, minimum_events: int, deadline_s: float = 30.0) -> 
     end = time.monotonic() + deadline_s
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < end:
-            events = conn.execute("SELECT max(event_id) FROM events").fetchone()[0] or 0
+            events, last = conn.execute(
+                "SELECT count(*), max(ARRAY[xact_id, event_id]) FROM events"
+            ).fetchone()
             offset = conn.execute(
-                "SELECT coalesce(max(last_event_id), 0) FROM consumer_offsets WHERE consumer = 'audit-appender'"
-            ).fetchone()[0]
-            if offset >= events >= minimum_events:
+                "SELECT ARRAY[last_xact_id, last_event_id] FROM consumer_offsets WHERE consumer = 'audit-appender'"
+            ).fetchone()
+            if events >= minimum_events and offset is not None and offset[0] >= last:
                 return
             time.sleep(0.1)
     raise AssertionError("audit appender did not catch up with the event outbox")

@@ -6,6 +6,7 @@ its outbox event in the same transaction, so the event log and the tables never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,14 @@ from agentcoord.mission_view import settings_payload, task_spec_payload
 from agentcoord.missions import Action, MissionSettings, MissionSpec, TaskSpec
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store.database import Connection
-from agentcoord.store.events import Event, append_event
+from agentcoord.store.events import (
+    START,
+    Event,
+    EventPosition,
+    append_event,
+    mission_log_after,
+    settled_mission_events,
+)
 
 
 @dataclass(frozen=True)
@@ -98,14 +106,18 @@ async def _insert_tasks(conn: Connection, mission_id: str, tasks: tuple[TaskSpec
         )
 
 
-async def mission_events(conn: Connection, mission_id: str, *, after_event_id: int = 0, limit: int = 1000) -> list[Event]:
-    """The mission's log: its events after `after_event_id`, oldest first."""
-    cur = await conn.execute(
-        "SELECT event_id, topic, actor, mission_id, task_id, payload, created_at FROM events"
-        " WHERE mission_id = %s AND event_id > %s ORDER BY event_id LIMIT %s",
-        (mission_id, after_event_id, limit),
-    )
-    return [Event(**row) for row in await cur.fetchall()]
+async def mission_events(
+    conn: Connection, mission_id: str, *, after: EventPosition = START, limit: int = 1000
+) -> list[Event]:
+    """The mission's settled log after `after`, oldest first (see `agentcoord.store.events`)."""
+    return await settled_mission_events(conn, mission_id, after, limit=limit)
+
+
+async def mission_log(
+    conn: Connection, mission_id: str, *, after: EventPosition = START, topics: Sequence[str] | None = None
+) -> tuple[list[Event], int]:
+    """Every committed event of the mission after `after`, settled or not, and the settling horizon."""
+    return await mission_log_after(conn, mission_id, after, topics=topics)
 
 
 async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, progress: int) -> tuple[int, int]:

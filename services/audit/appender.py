@@ -2,7 +2,8 @@
 
 Because every state change writes an event in the same transaction, auditing the bus audits
 everything by construction. Each batch of entries is appended (one lock, one COPY) in the same
-transaction that moves the consumer offset ("audit-appender"), and entries are keyed by
+transaction that moves the consumer offset ("audit-appender"), in the bus order of
+`agentcoord.store.events` (entries follow that order, not event ids). Entries are keyed by
 `event:<event_id>`, so delivery may repeat (restarts, several service replicas) but each event
 is audited exactly once. After each round the checkpointer signs the tree head when it is due.
 
@@ -71,7 +72,7 @@ async def append_pending_events(db: Database, *, batch: int = 500) -> int:
             results = await append_entries(conn, [_entry_for(event) for event in events])
             appended_total += sum(appended for _, appended in results)
             if events:
-                await save_offset(conn, CONSUMER, events[-1].event_id)
+                await save_offset(conn, CONSUMER, events[-1].position)
         if len(events) < batch:
             return appended_total
 

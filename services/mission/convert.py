@@ -95,9 +95,10 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
     )
 
 
-def event_to_proto(event: Event) -> mission_pb2.MissionEvent:
+def event_to_proto(event: Event, *, seq: int) -> mission_pb2.MissionEvent:
+    """`seq` is the event's place in its mission's log (see MissionDesk.watch)."""
     return mission_pb2.MissionEvent(
-        seq=event.event_id, topic=event.topic, task_id=event.task_id, actor=event.actor,
+        seq=seq, topic=event.topic, task_id=event.task_id, actor=event.actor,
         payload_json=json.dumps(dict(event.payload), sort_keys=True), created_at=timestamp(event.created_at),
     )
 

@@ -156,23 +156,27 @@ class MissionDesk:
             missions = {m: await store.get_mission(conn, m) for m in {item.mission_id for item in items}}
         return tuple((item, missions[item.mission_id]) for item in items)
 
-    async def watch(self, mission_id: str, *, from_seq: int = 0) -> AsyncIterator[tuple[Event, MissionState]]:
+    async def watch(self, mission_id: str, *, from_seq: int = 0) -> AsyncIterator[tuple[int, Event, MissionState]]:
         """The mission's events after `from_seq`, then live ones, until it has ended and gone quiet.
 
-        Event ids are assigned in commit order, so reading "after the last seq seen" never skips
-        or repeats an event, and a client resumes by passing the last seq it received.
+        Yields (seq, event, state after it). seq is the event's place in the mission's log
+        (1 for the first): only settled events are streamed, and their order never changes once
+        settled (see `agentcoord.store.events`), so a seq always names the same event, and a
+        client resumes without gaps or repeats by passing the last seq it received.
         """
         if from_seq < 0:
             raise InvalidInputError("must not be negative", field="from_seq")
         await self.get(mission_id)  # NotFoundError for unknown missions
         view = MissionView(mission_id)
+        seq = 0
         while True:
             async with self._db.transaction() as conn:
-                events = await store.mission_events(conn, mission_id, after_event_id=view.last_event_id)
+                events = await store.mission_events(conn, mission_id, after=view.position)
             for event in events:
                 view.apply(event)
-                if event.event_id > from_seq:
-                    yield event, view.state
+                seq += 1
+                if seq > from_seq:
+                    yield seq, event, view.state
             if not events:
                 if view.state.is_terminal:
                     return

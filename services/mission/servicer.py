@@ -58,9 +58,9 @@ class MissionServicer(mission_pb2_grpc.MissionServiceServicer):
     async def WatchMission(
         self, request: mission_pb2.WatchMissionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[mission_pb2.WatchMissionResponse]:
-        async for event, state in self._desk.watch(request.mission_id, from_seq=request.from_seq):
+        async for seq, event, state in self._desk.watch(request.mission_id, from_seq=request.from_seq):
             yield mission_pb2.WatchMissionResponse(
-                event=event_to_proto(event), mission_state=mission_state_to_proto(state)
+                event=event_to_proto(event, seq=seq), mission_state=mission_state_to_proto(state)
             )
 
     async def ReviewTask(

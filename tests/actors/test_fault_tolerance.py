@@ -192,6 +192,7 @@ def test_cancel_stops_the_running_attempt_and_watch_resumes_without_gaps(stack: 
     assert _query(url, "SELECT count(*) FROM usage_events WHERE mission_id = %s AND task_id = 's1'", mission_id)[0][0] == 0
     assert _mission_state(url, mission_id) == "cancelled"
     assert _tasks(url, mission_id)["s2"] == ("pending", 0)
-    logged = [seq for (seq,) in _query(url, "SELECT event_id FROM events WHERE mission_id = %s ORDER BY event_id", mission_id)]
-    assert first + rest == logged[: len(first) + len(rest)]  # resumed stream: no gap, no duplicate
-    assert len(set(first + rest)) == len(first + rest)
+    logged = _query(url, "SELECT count(*) FROM events WHERE mission_id = %s", mission_id)[0][0]
+    streamed = first + rest
+    assert streamed == list(range(1, len(streamed) + 1))  # resumed stream: no gap, no duplicate
+    assert len(streamed) <= logged

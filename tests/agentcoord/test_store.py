@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from agentcoord.store import migrate, migrations
-from agentcoord.store.events import append_event, load_offset, read_events_after, save_offset
+from agentcoord.store.events import START, append_event, load_offset, read_events_after, save_offset
 from agentcoord.store.migrations import available_migrations
+from agentcoord.store.missions import mission_events
 
 
 def test_migrations_are_applied_once_and_pgvector_is_there(fresh_database_url: str) -> None:
@@ -28,8 +30,8 @@ def test_events_are_read_in_order_and_offsets_persist(runner, make_db, fresh_dat
             for i in range(3):
                 await append_event(conn, topic="test.event", actor="test", payload={"i": i}, mission_id="m1")
         async with db.transaction() as conn:
-            events = await read_events_after(conn, 0)
-            await save_offset(conn, "consumer-a", events[1].event_id)
+            events = await read_events_after(conn)
+            await save_offset(conn, "consumer-a", events[1].position)
         async with db.transaction() as conn:
             offset = await load_offset(conn, "consumer-a")
             rest = await read_events_after(conn, offset)
@@ -37,7 +39,38 @@ def test_events_are_read_in_order_and_offsets_persist(runner, make_db, fresh_dat
 
     order, offset = runner.run(scenario())
     assert order == [0, 1, 2, 2]
-    assert offset > 0
+    assert offset > START
+
+
+def test_an_event_that_commits_late_is_read_after_the_offset_not_skipped(
+    runner, make_db, fresh_database_url: str
+) -> None:
+    """Writers take no lock: an event with a smaller id that commits later is still delivered, once."""
+    db = make_db(fresh_database_url)
+
+    async def scenario() -> tuple[list[str], list[str], list[str], list[str]]:
+        slow = await psycopg.AsyncConnection.connect(fresh_database_url, row_factory=dict_row)
+        try:
+            # The slow writer gets the smaller event id (and transaction id), then stays open.
+            await append_event(slow, topic="late", actor="test", payload={}, mission_id="m1")
+            async with db.transaction() as conn:
+                await append_event(conn, topic="early", actor="test", payload={}, mission_id="m1")
+            async with db.transaction() as conn:
+                while_open = await read_events_after(conn)
+                mission_while_open = await mission_events(conn, "m1")
+                await save_offset(conn, "consumer-a", while_open[-1].position if while_open else START)
+            await slow.commit()
+        finally:
+            await slow.close()
+        async with db.transaction() as conn:
+            after = await read_events_after(conn, await load_offset(conn, "consumer-a"))
+            log = await mission_events(conn, "m1")
+        return ([e.topic for e in while_open], [e.topic for e in mission_while_open], [e.topic for e in after],
+                [e.topic for e in log])
+
+    while_open, mission_while_open, after, log = runner.run(scenario())
+    assert while_open == mission_while_open == []  # "early" is held back until "late" is decided
+    assert after == log == ["late", "early"]  # one order for every reader, nothing skipped
 
 
 def test_a_lower_numbered_migration_merged_late_is_still_applied(

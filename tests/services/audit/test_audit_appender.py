@@ -12,7 +12,7 @@ from agentcoord.services.audit.chain import format_recorded_at
 from agentcoord.services.audit.log import AuditLog
 from agentcoord.store import Database
 from agentcoord.store.audit import AuditEntry
-from agentcoord.store.events import append_event, load_offset, read_events_after, save_offset
+from agentcoord.store.events import START, append_event, load_offset, read_events_after, save_offset
 
 
 async def _write_events(db: Database, count: int, *, start: int = 0) -> None:
@@ -45,7 +45,8 @@ def test_events_become_entries_with_subject_actor_and_payload(runner, make_db, f
             await append_event(conn, topic="task.started", actor="supervisor", payload={"token": "abc"},
                                mission_id="m1", task_id="t1")
             await append_event(conn, topic="agents.reloaded", actor="system", payload={"count": 3})
-            events = await read_events_after(conn, 0)
+        async with db.transaction() as conn:
+            events = await read_events_after(conn)
         appended = await append_pending_events(db)
         async with db.transaction() as conn:
             offset = await load_offset(conn, CONSUMER)
@@ -53,7 +54,7 @@ def test_events_become_entries_with_subject_actor_and_payload(runner, make_db, f
 
     appended, entries, events, offset = runner.run(scenario())
     assert appended == 3
-    assert offset == events[-1].event_id
+    assert offset == events[-1].position
     assert [(e.event_id, e.actor, e.action, e.subject) for e in entries] == [
         (f"event:{events[0].event_id}", "user:ana", "mission.created", "mission/m1"),
         (f"event:{events[1].event_id}", "supervisor", "task.started", "mission/m1/task/t1"),
@@ -75,7 +76,7 @@ def test_each_event_is_audited_once_across_repeated_and_concurrent_runs(
         await _write_events(db, 10, start=30)
         second = await asyncio.gather(*(append_pending_events(db, batch=3) for _ in range(3)))
         async with db.transaction() as conn:  # a lost offset replays the whole bus
-            await save_offset(conn, CONSUMER, 0)
+            await save_offset(conn, CONSUMER, START)
         again = await append_pending_events(db)
         return [*first, *second], again, await _entries(db), await AuditLog(db).verify()
 

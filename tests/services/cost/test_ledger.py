@@ -64,7 +64,7 @@ def test_a_new_event_is_stored_with_its_bus_event(
 
     async def read():
         async with fresh_db.transaction() as conn:
-            return await read_events_after(conn, 0)
+            return await read_events_after(conn)
 
     [event] = runner.run(read())
     assert (event.topic, event.actor, event.mission_id, event.task_id) == (

@@ -35,7 +35,7 @@ def test_decision_and_event_are_stored_together(
         )
         async with db.transaction() as conn:
             stored = await list_route_decisions(conn, mission_id="m-1", task_id="t-1")
-            events = await read_events_after(conn, 0)
+            events = await read_events_after(conn)
         return decision, stored, events
 
     decision, stored, events = runner.run(scenario())
