@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import ray
 
-from agentcoord.actors import NAMESPACE
+from agentcoord.actors import NAMESPACE, RAY_SYSTEM_CONFIG
 from agentcoord.actors.agents import AgentRun
 from agentcoord.actors.mission import mission_actor_name
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
@@ -138,7 +138,8 @@ async def main_async(args: argparse.Namespace) -> None:
     (workdir / "agents.yaml").write_text(AGENTS)
     config = Config.from_env({"AGENTCOORD_DATA_DIR": str(workdir), "AGENTCOORD_AGENTS_FILE": str(workdir / "agents.yaml")})
     config, embedded = resolve_database(config)
-    ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False,
+             _system_config=RAY_SYSTEM_CONFIG)  # as `agentcoord up` starts it
     running = await start_services_stack(config, ALL_SERVICES, port=0)
     url = running.config.database.url
     assert url
