@@ -13,6 +13,7 @@ process group before the exception goes on.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,28 +136,40 @@ def _record_usage(
             input_tokens=result.input_tokens + result.cache_read_tokens + result.cache_write_tokens,
             output_tokens=result.output_tokens,
         )
-    client = CostClient(config.addresses.cost)
-    try:
-        client.record_usage(
-            cost_pb2.UsageEvent(
-                idempotency_key=f"attempt:{run.attempt_id}",
-                attempt_id=run.attempt_id,
-                mission_id=run.mission_id,
-                task_id=run.task_id,
-                agent=agent.name,
-                model=agent.model,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                cache_read_tokens=result.cache_read_tokens,
-                cache_write_tokens=result.cache_write_tokens,
-                cost_micro_usd=cost,
-                started_at=timestamp(started_at),
-                ended_at=timestamp(ended_at),
-            )
+    _cost_client(config.addresses.cost).record_usage(
+        cost_pb2.UsageEvent(
+            idempotency_key=f"attempt:{run.attempt_id}",
+            attempt_id=run.attempt_id,
+            mission_id=run.mission_id,
+            task_id=run.task_id,
+            agent=agent.name,
+            model=agent.model,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cache_read_tokens=result.cache_read_tokens,
+            cache_write_tokens=result.cache_write_tokens,
+            cost_micro_usd=cost,
+            started_at=timestamp(started_at),
+            ended_at=timestamp(ended_at),
         )
-    finally:
-        client.close()
+    )
     return cost
+
+
+_COST_CLIENTS: dict[str, CostClient] = {}
+_COST_CLIENTS_LOCK = threading.Lock()
+
+
+def _cost_client(address: str) -> CostClient:
+    """This process's client of the CostService at `address`: one warm channel for every attempt.
+
+    A gRPC channel is thread-safe and reconnects by itself when the service comes back.
+    """
+    with _COST_CLIENTS_LOCK:
+        client = _COST_CLIENTS.get(address)
+        if client is None:
+            client = _COST_CLIENTS[address] = CostClient(address)
+        return client
 
 
 def worktree_root(config: Config) -> Path:

@@ -1,20 +1,25 @@
 """Writes an attempt's agent events to the event outbox, in batches, so each becomes an audit entry.
 
-The task executor is synchronous (a Ray task) while the store is asyncio psycopg, so the recorder
-keeps one connection on a private event loop for the attempt and runs each batch there. A session
-event is written at once (with its row in agent_sessions) because a retry must be able to resume
-the session even when this worker dies the next moment.
+The task executor is synchronous (a Ray task) while the store is asyncio psycopg, so each
+executor thread keeps one event loop and one connection, warm across the attempts it runs (a Ray
+worker process runs many attempts one after another), and runs each batch there. A connection
+that broke, or a write that was interrupted (a cancel), is dropped and the next write connects
+anew. A session event is written at once (with its row in agent_sessions) because a retry must
+be able to resume the session even when this worker dies the next moment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from agentcoord.actors.agents.base import AgentEvent, EventKind
@@ -30,6 +35,69 @@ BATCH_EVENTS = 100
 BATCH_INTERVAL_S = 0.5
 
 
+class _WarmConnection:
+    """One event loop and one autocommit connection of one thread, reused by its attempts."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._conn: Connection | None = None
+        self._url = ""
+
+    def connection(self, url: str, *, check: bool = False) -> Connection:
+        """The warm connection to `url`, (re)connected if it is missing, broken or mid-transaction.
+
+        With `check`, a connection kept from an earlier attempt is first pinged (one round trip),
+        since the server may have closed it while it sat idle.
+        """
+        conn = self._conn
+        if conn is not None and (
+            self._url != url or conn.broken or conn.closed or conn.info.transaction_status != TransactionStatus.IDLE
+            or (check and not self._alive(conn))
+        ):
+            self.reset()
+            conn = None
+        if conn is None:
+            try:
+                conn = self.loop.run_until_complete(
+                    psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
+                )
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot connect to PostgreSQL to record agent events: {exc}") from exc
+            self._conn, self._url = conn, url
+        return conn
+
+    def _alive(self, conn: Connection) -> bool:
+        try:
+            self.loop.run_until_complete(conn.execute(""))
+        except psycopg.Error:
+            return False
+        return True
+
+    def reset(self) -> None:
+        """Drop the connection, and any write a cancel interrupted, with a fresh event loop."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.pgconn.finish()  # closes the socket without needing the (maybe busy) loop
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            with contextlib.suppress(BaseException):
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
+        self.loop = asyncio.new_event_loop()
+
+
+_THREAD = threading.local()
+
+
+def _warm_connection() -> _WarmConnection:
+    warm: _WarmConnection | None = getattr(_THREAD, "warm", None)
+    if warm is None:
+        warm = _THREAD.warm = _WarmConnection()
+    return warm
+
+
 class EventRecorder:
     """Batches one attempt's events into the outbox (topic `agent.<kind>`, actor `agent:<name>`)."""
 
@@ -43,14 +111,9 @@ class EventRecorder:
         self._resumed_from = resumed_from
         self._pending: list[AgentEvent] = []
         self._last_flush = time.monotonic()
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._conn: Connection = self._loop.run_until_complete(
-                psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
-            )
-        except psycopg.Error as exc:
-            self._loop.close()
-            raise StoreError(f"cannot connect to PostgreSQL to record agent events: {exc}") from exc
+        self._url = database_url
+        self._warm = _warm_connection()
+        self._warm.connection(database_url, check=True)  # fail before the agent starts if the store is unreachable
         self.recorded = 0
 
     def add(self, event: AgentEvent) -> None:
@@ -69,32 +132,33 @@ class EventRecorder:
         self._last_flush = time.monotonic()
         if batch:
             try:
-                self._loop.run_until_complete(self._write(batch))
+                self._warm.loop.run_until_complete(self._write(self._warm.connection(self._url), batch))
             except psycopg.Error as exc:
+                self._warm.reset()
                 raise StoreError(f"cannot record agent events: {exc}") from exc
+            except BaseException:  # a cancel arrived mid-write: the connection's state is unknown
+                self._warm.reset()
+                raise
             self.recorded += len(batch)
 
     def close(self) -> None:
-        """Flush what is queued and release the connection (the flush is skipped if it fails)."""
+        """Flush what is queued (skipped if it fails); the connection stays warm for the next attempt."""
         try:
             self.flush()
         except StoreError:
             log.exception("agent events of attempt %s could not be recorded", self._attempt_id)
-        finally:
-            self._loop.run_until_complete(self._conn.close())
-            self._loop.close()
 
-    async def _write(self, batch: list[AgentEvent]) -> None:
-        async with self._conn.transaction():
+    async def _write(self, conn: Connection, batch: list[AgentEvent]) -> None:
+        async with conn.transaction():
             for event in batch:
                 payload: Mapping[str, Any] = redact({**event.payload, "attempt_id": self._attempt_id,
                                                       "agent": self._agent})
                 await append_event(
-                    self._conn, topic=event.topic, actor=f"agent:{self._agent}", payload=payload, **self._ids
+                    conn, topic=event.topic, actor=f"agent:{self._agent}", payload=payload, **self._ids
                 )
                 session_id = event.payload.get("session_id")
                 if event.kind is EventKind.SESSION and isinstance(session_id, str) and session_id:
                     await agent_store.record_session(
-                        self._conn, attempt_id=self._attempt_id, agent=self._agent, session_id=session_id,
+                        conn, attempt_id=self._attempt_id, agent=self._agent, session_id=session_id,
                         resumed_from=self._resumed_from, **self._ids,
                     )
