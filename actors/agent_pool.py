@@ -32,6 +32,10 @@ class AgentPool:
         self._leases[attempt_id] = agent
         return True
 
+    def acquire_many(self, requests: list[tuple[str, str, int]]) -> list[bool]:
+        """`acquire` for each (agent, attempt id, limit), in order, in one call."""
+        return [self.acquire(agent, attempt_id, limit) for agent, attempt_id, limit in requests]
+
     def release(self, attempt_id: str) -> None:
         self._leases.pop(attempt_id, None)
 

@@ -18,6 +18,7 @@ import ray
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
+from agentcoord.actors.batching import Coalescer
 from agentcoord.actors.mission_runner import MissionRunner, RouteChoice
 from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.policy_checker import policy_checker_handle
@@ -54,10 +55,21 @@ class RayMissionPorts:
         self._agent_pool = agent_pool
         self._routing = routing
         self._budgets = budgets
+        # A round's concurrent checks go out as one actor call each (see MissionRunner._start_round).
+        self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
+        self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
+        self._budget_checks: dict[tuple[str, str], asyncio.Future[tuple[bool, str]]] = {}
 
     async def check_policy(self, request: ActionRequest) -> Decision:
-        decision: Decision = await self._policy_checker.check.remote(request)
-        return decision
+        return await self._policy_batch(request)
+
+    async def _check_policies(self, requests: list[ActionRequest]) -> list[Decision]:
+        decisions: list[Decision] = await self._policy_checker.check_many.remote(requests)
+        return decisions
+
+    async def _acquire_slots(self, requests: list[tuple[str, str, int]]) -> list[bool]:
+        granted: list[bool] = await self._agent_pool.acquire_many.remote(requests)
+        return granted
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
         response = await self._routing.route(
@@ -69,11 +81,17 @@ class RayMissionPorts:
         return RouteChoice(agent=response.agent, decision_id=response.decision_id, reason=response.reason)
 
     async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
-        return await self._budgets.check(mission_id=mission_id, agent=agent)
+        """Concurrent checks of the same (mission, agent) share one call; later ones ask again."""
+        key = (mission_id, agent)
+        check = self._budget_checks.get(key)
+        if check is None:
+            check = asyncio.ensure_future(self._budgets.check(mission_id=mission_id, agent=agent))
+            self._budget_checks[key] = check
+            check.add_done_callback(lambda _: self._budget_checks.pop(key, None))
+        return await asyncio.shield(check)
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
-        granted: bool = await self._agent_pool.acquire.remote(agent, attempt_id, self._config.agent(agent).max_concurrency)
-        return granted
+        return await self._slot_batch((agent, attempt_id, self._config.agent(agent).max_concurrency))
 
     async def release_agent_slot(self, attempt_id: str) -> None:
         await self._agent_pool.release.remote(attempt_id)

@@ -79,6 +79,28 @@ class MissionPorts(Protocol):
     async def plan(self, mission_id: str, goal: str) -> PlanResult: ...
 
 
+@dataclass
+class _Start:
+    """What the checks decided for one task of a round, before it is written."""
+
+    task: TaskView
+    decision: Decision
+    attempt_id: str
+    agent: str
+    route_reason: str = ""
+    final: tuple[TaskState, str] | None = None
+    """Set when the task ends here (policy denied it, or no agent can take it): state and reason."""
+    allowed: bool = True
+    why: str = ""
+    granted: bool = False
+    number: int = 0
+    session: str | None = None
+
+    @property
+    def launch(self) -> bool:
+        return self.final is None and self.allowed and self.granted
+
+
 @dataclass(frozen=True)
 class _InFlight:
     task_id: str
@@ -149,8 +171,8 @@ class MissionRunner:
                 await self._abort_in_flight(f"stopped by fail_fast after: {'; '.join(self._failures())}")
                 return None
             startable, waiting = self._startable()
-            for task in startable:
-                waiting |= not await self._start(task)
+            if startable:
+                waiting |= not await self._start_round(startable)
             if not self._in_flight and not waiting:
                 return None
             await self._wait_for_progress()
@@ -233,72 +255,82 @@ class MissionRunner:
 
     # -- one task -----------------------------------------------------------------------------
 
-    async def _start(self, task: TaskView) -> bool:
-        """Check, route and launch `task`; False if it must wait (its agent has no free slot).
+    async def _start_round(self, tasks: list[TaskView]) -> bool:
+        """Check, route and launch a round of tasks; False if one must wait (its agent has no free slot).
 
-        The checks (policy, routing, budget, agent slot) are calls; what they decided is then
-        written in one transaction (policy decision, routed, attempt started), so a task costs
-        one commit on its way to running.
+        The checks (policy, routing, budget, agent slot) of the round's tasks run concurrently
+        (the ports batch them); what they decided is then written in one transaction for the
+        whole round (policy decisions, routed, attempts started), so a round costs one commit
+        and one refresh on its way to running.
         """
+        starts = await asyncio.gather(*(self._check_start(task) for task in tasks))
+        async with self._db.transaction() as conn:
+            for start in starts:
+                await self._write_start(conn, start)
+        await self.refresh()
+        for start in starts:
+            if start.launch:
+                self._launch(start)
+        return all(start.granted or not start.allowed or start.final for start in starts)
+
+    async def _check_start(self, task: TaskView) -> _Start:
+        """Ask what may happen to `task` now; nothing is written yet."""
         decision = await self._ports.check_policy(self._action(task))
+        start = _Start(task, decision, attempt_id=str(uuid.uuid4()), agent=task.agent)
         pending = task.state is TaskState.PENDING
         if pending and decision.effect is Effect.DENY:
             log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
-            await self._record_outcome(task, decision, TaskState.BLOCKED_BY_POLICY, reason=decision.reason)
-            return True
-        agent, route_reason = task.agent, ""
+            start.final = (TaskState.BLOCKED_BY_POLICY, decision.reason)
+            return start
         if pending:
             try:
                 choice = await self._ports.route(self._mission_id, task)
             except NoEligibleAgentError as exc:
-                await self._record_outcome(task, decision, TaskState.FAILED, reason=str(exc))
-                return True
-            agent, route_reason = choice.agent, choice.reason
-        allowed, why = await self._ports.check_budget(self._mission_id, agent)
-        attempt_id = str(uuid.uuid4())
-        granted = allowed and await self._ports.acquire_agent_slot(agent, attempt_id)
-        number, session = 0, None
-        async with self._db.transaction() as conn:
-            state = task.state
-            if pending:
-                await self._insert_decision(conn, task, decision)
-                await self._move(
-                    conn, task, state, TaskState.ROUTED, agent=agent, reason=route_reason,
-                    extra={"review_required": decision.effect is Effect.REQUIRE_REVIEW},
-                )
-                state = TaskState.ROUTED
-            if not allowed:
-                # A spent hard budget is recorded as a policy denial like any other.
-                budget = Decision(Effect.DENY, (BUDGET_RULE,), f"deny by {BUDGET_RULE}: {why}")
-                await self._insert_decision(conn, task, budget)
-                await self._move(conn, task, state, TaskState.BLOCKED_BY_POLICY, reason=budget.reason)
-            elif granted:
-                number = await store.start_attempt(
-                    conn, attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, agent=agent,
-                    actor=ACTOR,
-                )
-                # A retry continues the agent's last session where its CLI supports resuming.
-                session = await latest_session(conn, mission_id=self._mission_id, task_id=task.spec.id, agent=agent)
-        await self.refresh()
-        if not allowed:
-            return True
-        if not granted:
-            return False
-        run = AgentRun(
-            attempt_id=attempt_id, mission_id=self._mission_id, task_id=task.spec.id, attempt_number=number,
-            goal=self._view.goal, description=task.spec.description, capabilities=task.spec.capabilities,
-            resume_session_id=(session or "") if number > 1 else "", context=self._view.context,
-        )
-        handle = self._ports.launch(AttemptRequest(agent=agent, run=run))
-        self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, attempt_id, handle)
-        return True
+                start.final = (TaskState.FAILED, str(exc))
+                return start
+            start.agent, start.route_reason = choice.agent, choice.reason
+        start.allowed, start.why = await self._ports.check_budget(self._mission_id, start.agent)
+        start.granted = start.allowed and await self._ports.acquire_agent_slot(start.agent, start.attempt_id)
+        return start
 
-    async def _record_outcome(self, task: TaskView, decision: Decision, target: TaskState, *, reason: str) -> None:
-        """Store the policy decision and move a pending task straight to a final state."""
-        async with self._db.transaction() as conn:
-            await self._insert_decision(conn, task, decision)
-            await self._move(conn, task, task.state, target, reason=reason)
-        await self.refresh()
+    async def _write_start(self, conn: Any, start: _Start) -> None:
+        """Record what `_check_start` decided for one task, inside the round's transaction."""
+        task, state = start.task, start.task.state
+        if state is TaskState.PENDING:
+            await self._insert_decision(conn, task, start.decision)
+            if start.final is not None:
+                await self._move(conn, task, state, start.final[0], reason=start.final[1])
+                return
+            await self._move(
+                conn, task, state, TaskState.ROUTED, agent=start.agent, reason=start.route_reason,
+                extra={"review_required": start.decision.effect is Effect.REQUIRE_REVIEW},
+            )
+            state = TaskState.ROUTED
+        if not start.allowed:
+            # A spent hard budget is recorded as a policy denial like any other.
+            budget = Decision(Effect.DENY, (BUDGET_RULE,), f"deny by {BUDGET_RULE}: {start.why}")
+            await self._insert_decision(conn, task, budget)
+            await self._move(conn, task, state, TaskState.BLOCKED_BY_POLICY, reason=budget.reason)
+        elif start.granted:
+            start.number = await store.start_attempt(
+                conn, attempt_id=start.attempt_id, mission_id=self._mission_id, task_id=task.spec.id,
+                agent=start.agent, actor=ACTOR,
+            )
+            # A retry continues the agent's last session where its CLI supports resuming.
+            start.session = await latest_session(
+                conn, mission_id=self._mission_id, task_id=task.spec.id, agent=start.agent
+            )
+
+    def _launch(self, start: _Start) -> None:
+        task = start.task
+        run = AgentRun(
+            attempt_id=start.attempt_id, mission_id=self._mission_id, task_id=task.spec.id,
+            attempt_number=start.number, goal=self._view.goal, description=task.spec.description,
+            capabilities=task.spec.capabilities,
+            resume_session_id=(start.session or "") if start.number > 1 else "", context=self._view.context,
+        )
+        handle = self._ports.launch(AttemptRequest(agent=start.agent, run=run))
+        self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, start.attempt_id, handle)
 
     async def _insert_decision(self, conn: Any, task: TaskView, decision: Decision) -> None:
         await store.insert_policy_decision(

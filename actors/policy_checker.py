@@ -26,6 +26,10 @@ class PolicyChecker:
     def check(self, request: ActionRequest) -> Decision:
         return self._policy.decide(request)
 
+    def check_many(self, requests: list[ActionRequest]) -> list[Decision]:
+        """Decide a batch (a Mission's round of task starts) in one call; answers in request order."""
+        return [self._policy.decide(request) for request in requests]
+
 
 PolicyCheckerActor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(PolicyChecker)
 

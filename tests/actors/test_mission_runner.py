@@ -14,6 +14,7 @@ from scripted_ports import ScriptedPorts, create_mission, task_states
 
 from agentcoord.actors.mission_runner import MissionRunner
 from agentcoord.mission_view import MissionView
+from agentcoord.policy import ActionRequest, Decision
 from agentcoord.states import MissionState
 from agentcoord.store import Database
 from agentcoord.store.missions import mission_events, set_mission_state
@@ -298,3 +299,35 @@ def test_every_attempt_gets_the_context_the_mission_chose(runner: Any, setup: tu
     ports = ScriptedPorts()
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
     assert {run.context for run in ports.runs} == {tuple(context)}
+
+
+class CountingPorts(ScriptedPorts):
+    """ScriptedPorts that note how many policy checks are under way at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checking = 0
+        self.peak_checking = 0
+
+    async def check_policy(self, request: ActionRequest) -> Decision:
+        self.checking += 1
+        self.peak_checking = max(self.peak_checking, self.checking)
+        await asyncio.sleep(0.01)
+        self.checking -= 1
+        return await super().check_policy(request)
+
+
+def test_a_round_of_ready_tasks_is_checked_together_and_started_in_one_transaction(
+    runner: Any, setup: tuple[Database, str]
+) -> None:
+    db, url = setup
+    ports = CountingPorts(delay_s=0.3)
+    mission_id = create_mission(runner, db, WIDE)
+    assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=ports).run()) is MissionState.COMPLETED
+    with psycopg.connect(url) as conn:
+        first_round = conn.execute(
+            "SELECT count(DISTINCT xact_id), count(*) FROM events WHERE mission_id = %s AND topic = 'task.state'"
+            " AND payload->>'to' = 'running' AND task_id = ANY(%s)", (mission_id, ["t0", "t1", "t2"]),
+        ).fetchone()
+    assert ports.peak_checking == 3  # the round's checks ran concurrently (the ports batch them)
+    assert first_round == (1, 3)  # one commit started the whole round
