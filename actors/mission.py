@@ -94,7 +94,10 @@ class RayMissionPorts:
         return await self._slot_batch((agent, attempt_id, self._config.agent(agent).max_concurrency))
 
     async def release_agent_slot(self, attempt_id: str) -> None:
-        await self._agent_pool.release.remote(attempt_id)
+        # Sent, not awaited: Ray runs an actor's calls from one caller in order, so this Mission's
+        # next acquire already sees the slot free. Should this process die in the instant before
+        # Ray sends it, the slot stays taken until the pool restarts (see agent_pool).
+        self._agent_pool.release.remote(attempt_id)
 
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]:
         ref: Awaitable[AttemptReport] = run_attempt.remote(self._config, request)

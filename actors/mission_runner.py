@@ -133,7 +133,7 @@ class MissionRunner:
 
     async def refresh(self) -> MissionView:
         """Fold events written since the last refresh into the view, this runner's own writes included."""
-        async with self._db.transaction() as conn:
+        async with self._db.connection() as conn:  # one statement: no transaction needed
             events, horizon = await store.mission_log(
                 conn, self._mission_id, after=self._log.position, topics=FOLDED_TOPICS
             )

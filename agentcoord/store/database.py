@@ -56,5 +56,17 @@ class Database:
         except psycopg.Error as exc:
             raise StoreError(str(exc).strip()) from exc
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection outside any transaction: each statement commits by itself.
+
+        For a read that is one statement (one round trip instead of three with BEGIN/COMMIT).
+        """
+        try:
+            async with self._pool.connection() as conn:
+                yield cast(Connection, conn)
+        except psycopg.Error as exc:
+            raise StoreError(str(exc).strip()) from exc
+
     async def close(self) -> None:
         await self._pool.close()
