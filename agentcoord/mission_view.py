@@ -48,6 +48,8 @@ class MissionView:
     tasks: dict[str, TaskView] = field(default_factory=dict)
     position: EventPosition = START
     """The bus position of the last event folded in."""
+    held: list[Event] = field(default_factory=list)
+    """Transitions read before the transition they follow (see `apply`), waiting for it."""
 
     @classmethod
     def fold(cls, mission_id: str, events: Iterable[Event]) -> MissionView:
@@ -60,10 +62,39 @@ class MissionView:
             self.apply(event)
 
     def apply(self, event: Event) -> None:
-        """Fold one event in; events of other missions or already applied ones are ignored."""
+        """Fold one event in; events of other missions or already applied ones are ignored.
+
+        The bus orders events by writing transaction, which is not always the order in which
+        transitions happened: a review's transaction may take its id before the runner's that
+        moved the task to awaiting_review commits. Every transition is a compare-and-set from
+        the state it names (`from`), so one whose starting state the view has not reached yet
+        waits in `held` until the transition before it is folded in.
+        """
         if event.mission_id != self.mission_id or event.position <= self.position:
             return
         self.position = event.position
+        if not self._follows(event):
+            self.held.append(event)
+            return
+        self._fold(event)
+        while self.held:
+            ready = next((held for held in self.held if self._follows(held)), None)
+            if ready is None:
+                return
+            self.held.remove(ready)
+            self._fold(ready)
+
+    def _follows(self, event: Event) -> bool:
+        """Whether `event` can be folded now: it is no transition, or it starts where the view is."""
+        start = event.payload.get("from") if event.topic in ("mission.state", "task.state") else None
+        if start is None:
+            return True
+        if event.topic == "mission.state":
+            return bool(start == self.state.value)
+        task = self.tasks.get(event.task_id)
+        return task is not None and start == task.state.value
+
+    def _fold(self, event: Event) -> None:
         handler = _HANDLERS.get(event.topic)
         if handler is not None:
             handler(self, event.task_id, event.payload)
@@ -79,7 +110,7 @@ class MissionView:
         self.apply_all(events[:unsettled])
         if unsettled == len(events):
             return self
-        current = dataclasses.replace(self, tasks=dict(self.tasks))
+        current = dataclasses.replace(self, tasks=dict(self.tasks), held=list(self.held))
         current.apply_all(events[unsettled:])
         return current
 
