@@ -139,7 +139,8 @@ class MissionActorShell:
 
     async def _drive(self) -> str:
         assert self._config.database.url, "Mission actors need a concrete DATABASE_URL"
-        db = await Database.open(self._config.database.url, max_size=2)
+        # One connection: the runner makes one store call at a time, and a node runs many Missions.
+        db = await Database.open(self._config.database.url, max_size=1)
         routing = RoutingClient(self._config.addresses.routing)
         budgets = BudgetClient(self._config.addresses.cost)
         try:
