@@ -2,7 +2,8 @@
 
 The task executor is synchronous (a Ray task) while the store is asyncio psycopg, so each
 executor thread keeps one event loop and one connection, warm across the attempts it runs (a Ray
-worker process runs many attempts one after another), and runs each batch there. A connection
+worker process runs many attempts one after another; the connection closes when none follows
+within IDLE_CLOSE_S), and runs each batch there. A connection
 that broke, or a write that was interrupted (a cancel), is dropped and the next write connects
 anew. A session event is written at once (with its row in agent_sessions) because a retry must
 be able to resume the session even when this worker dies the next moment.
@@ -33,22 +34,36 @@ log = logging.getLogger(__name__)
 
 BATCH_EVENTS = 100
 BATCH_INTERVAL_S = 0.5
+IDLE_CLOSE_S = 2.0
+"""How long an executor's connection outlives its attempt, waiting for the worker's next one."""
 
 
 class _WarmConnection:
-    """One event loop and one autocommit connection of one thread, reused by its attempts."""
+    """One event loop and one autocommit connection of one thread, reused by its attempts.
+
+    Between attempts the connection stays open for IDLE_CLOSE_S only: Ray keeps idle workers
+    around, and a server's connections must not go to workers that have nothing to do.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._conn: Connection | None = None
         self._url = ""
+        self._lock = threading.Lock()
+        self._busy = False
+        self._idle_timer: threading.Timer | None = None
 
     def connection(self, url: str, *, check: bool = False) -> Connection:
         """The warm connection to `url`, (re)connected if it is missing, broken or mid-transaction.
 
-        With `check`, a connection kept from an earlier attempt is first pinged (one round trip),
-        since the server may have closed it while it sat idle.
+        The connection is in use from here until `idle`. With `check`, a connection kept from an
+        earlier attempt is first pinged (one round trip): the server may have closed it meanwhile.
         """
+        with self._lock:
+            self._busy = True
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
         conn = self._conn
         if conn is not None and (
             self._url != url or conn.broken or conn.closed or conn.info.transaction_status != TransactionStatus.IDLE
@@ -65,6 +80,22 @@ class _WarmConnection:
                 raise StoreError(f"cannot connect to PostgreSQL to record agent events: {exc}") from exc
             self._conn, self._url = conn, url
         return conn
+
+    def idle(self) -> None:
+        """The attempt is over: close the connection unless another attempt takes it soon."""
+        with self._lock:
+            self._busy = False
+            if self._conn is not None:
+                self._idle_timer = threading.Timer(IDLE_CLOSE_S, self._close_if_idle)
+                self._idle_timer.daemon = True
+                self._idle_timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._lock:  # never while an attempt uses it: `connection` marks it busy first
+            if self._busy or self._conn is None:
+                return
+            conn, self._conn = self._conn, None
+            conn.pgconn.finish()
 
     def _alive(self, conn: Connection) -> bool:
         try:
@@ -142,11 +173,13 @@ class EventRecorder:
             self.recorded += len(batch)
 
     def close(self) -> None:
-        """Flush what is queued (skipped if it fails); the connection stays warm for the next attempt."""
+        """Flush what is queued (skipped if it fails); the connection stays warm for a next attempt."""
         try:
             self.flush()
         except StoreError:
             log.exception("agent events of attempt %s could not be recorded", self._attempt_id)
+        finally:
+            self._warm.idle()
 
     async def _write(self, conn: Connection, batch: list[AgentEvent]) -> None:
         async with conn.transaction():

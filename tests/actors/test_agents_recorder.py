@@ -1,11 +1,14 @@
-"""The event recorder: one warm connection per executor thread, re-made when it breaks."""
+"""The event recorder: one warm connection per executor thread, re-made when it breaks, closed when idle."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
+import pytest
 
+from agentcoord.actors.agents import recorder as recorder_module
 from agentcoord.actors.agents.base import AgentEvent, EventKind
 from agentcoord.actors.agents.recorder import EventRecorder
 
@@ -24,7 +27,10 @@ def _backends(conn: psycopg.Connection) -> list[int]:
     )]
 
 
-def test_attempts_of_one_thread_share_a_connection_and_a_broken_one_is_replaced(fresh_database_url: str) -> None:
+def test_attempts_of_one_thread_share_a_connection_and_a_broken_one_is_replaced(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_module, "IDLE_CLOSE_S", 0.5)
     results: dict[str, object] = {}
 
     def executor_thread() -> None:  # a Ray worker runs its attempts one after another on one thread
@@ -36,6 +42,8 @@ def test_attempts_of_one_thread_share_a_connection_and_a_broken_one_is_replaced(
             conn.execute("SELECT pg_terminate_backend(%s)", (first[0],))
             _record(fresh_database_url, "a3")  # the warm connection died in between: reconnect
             results["after_kill"] = _backends(conn)
+            time.sleep(1.5)  # no attempt follows: the idle connection is closed
+            results["idle"] = _backends(conn)
 
     thread = threading.Thread(target=executor_thread)
     thread.start()
@@ -45,4 +53,5 @@ def test_attempts_of_one_thread_share_a_connection_and_a_broken_one_is_replaced(
     first, second = results["reused"]  # type: ignore[misc]
     assert len(first) == 1 and first == second
     assert results["after_kill"] != first and len(results["after_kill"]) == 1  # type: ignore[arg-type]
+    assert results["idle"] == []
     assert recorded == ["a1", "a2", "a3"]
