@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from agentcoord.errors import InvalidInputError
 from agentcoord.services.audit.canonical import (
     REDACTED,
+    all_canonical,
     canonical_json,
     canonical_payload,
+    is_canonical,
     is_secret_key,
     parse_json,
     parse_json_object,
@@ -146,3 +148,95 @@ def test_canonical_payload_redacts_before_encoding() -> None:
     assert b"t0ps3cret" not in encoded
     with pytest.raises(InvalidInputError, match="must be a JSON object"):
         canonical_payload(["not", "an", "object"])  # type: ignore[arg-type]
+
+
+# The orjson fast paths (canonical.py) must give exactly what the Python walk gives.
+
+secretish_keys = st.sampled_from(["api_key", "token", "input_tokens", "accessToken", "note", "idempotency_key"])
+secretish_text = st.sampled_from(
+    ["Bearer abc123def456ghi", "bEaReR x1234567890", "sk-ant-abcdefghijklmnopqrstuvwxyz", "ghp_" + "a1" * 18,
+     "AKIAABCDEFGHIJKLMNOP", "task-123", "plain", "line\nBearer abc123def456", "é\U0001f600", "v1.2,x"]
+)
+payload_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(-(2**70), 2**70) | st.text() | secretish_text,
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text() | secretish_keys, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text() | secretish_keys, payload_values, max_size=6))
+def test_canonical_payload_equals_redacting_then_encoding_with_the_python_walk(payload: dict[str, Any]) -> None:
+    try:
+        expected = canonical_json(redact(payload))
+    except InvalidInputError:
+        with pytest.raises(InvalidInputError):
+            canonical_payload(payload)
+        return
+    assert canonical_payload(payload) == expected
+    assert canonical_payload(payload) == expected  # again, now that its keys are known
+
+
+def test_values_orjson_would_print_but_canonical_form_refuses_are_still_refused() -> None:
+    import enum
+    import uuid
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    for bad in (1.5, float("nan"), Colour.RED, uuid.UUID(int=1), {"nested": [0.0]}):
+        with pytest.raises(InvalidInputError):
+            canonical_payload({"x": bad})
+
+
+def test_orjson_escapes_every_code_point_as_canonical_json_does() -> None:
+    import orjson
+
+    for code in range(0x110000):
+        if not 0xD800 <= code <= 0xDFFF:
+            assert orjson.dumps(chr(code)) == canonical_json(chr(code)), hex(code)
+
+
+def test_only_ascii_letters_match_bearer_case_insensitively() -> None:
+    # canonical._SECRET_HINT looks for "bearer" with ASCII case folding only.
+    import re
+
+    letters = re.compile(r"(?i:[bear])")
+    assert [hex(c) for c in range(0x80, 0x110000) if letters.fullmatch(chr(c))] == []
+
+
+def _strictly_canonical(data: bytes) -> bool:
+    try:
+        return canonical_json(parse_json(data, field="payload")) == data
+    except InvalidInputError:
+        return False
+
+
+json_texts = st.builds(
+    lambda value, sort, compact, ascii_only: json.dumps(
+        value, sort_keys=sort, separators=(",", ":") if compact else (", ", ": "), ensure_ascii=ascii_only
+    ).encode("utf-8", "surrogatepass"),
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text() | secretish_text,
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+        max_leaves=12,
+    ),
+    st.booleans(), st.booleans(), st.booleans(),
+)
+
+
+@given(st.lists(json_texts, min_size=1, max_size=5))
+def test_is_canonical_and_all_canonical_agree_with_the_strict_definition(texts: list[bytes]) -> None:
+    verdicts = [_strictly_canonical(t) for t in texts]
+    assert [is_canonical(t) for t in texts] == verdicts
+    if all_canonical(texts):
+        assert all(verdicts)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(['{"a":%s}', "[1,%s]", "%s", '{"a":[%s]}']))
+def test_a_float_as_orjson_prints_it_is_never_taken_for_canonical(number: float, shape: str) -> None:
+    import orjson
+
+    data = (shape % orjson.dumps(number).decode()).encode()
+    assert not is_canonical(data)
+    assert not all_canonical([b"{}", data])
