@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg.rows import tuple_row
+
 from agentcoord.store.database import Connection
 
 _APPEND_LOCK = 0x61636175  # "acau": shared by every audit appender
@@ -38,6 +40,15 @@ class AuditEntry:
     payload: bytes
     prev_hash: bytes
     entry_hash: bytes
+
+
+EntryRow = tuple[int, str, datetime, str, str, str, bytes, bytes, bytes]
+"""An entry's columns in AuditEntry field order, as bulk reads return them."""
+
+
+def entry_from_row(row: EntryRow) -> AuditEntry:
+    """The AuditEntry of a row read by `read_entry_rows`."""
+    return AuditEntry(*row)
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,21 @@ async def read_entries(
     return [AuditEntry(**row) for row in await cur.fetchall()]
 
 
+async def read_entry_rows(
+    conn: Connection, *, after_seq: int = 0, to_seq: int = 0, limit: int = 10_000
+) -> list[EntryRow]:
+    """Up to `limit` rows with seq in (after_seq, to_seq] (to_seq 0: no bound), in seq order.
+
+    The bulk form of `read_entries` for the verifier: plain tuples, read in binary.
+    """
+    async with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
+            (after_seq, to_seq, to_seq, limit),
+        )
+        return await cur.fetchall()
+
+
 async def read_entry_hashes(
     conn: Connection, *, after_seq: int, to_seq: int = 0, limit: int = 10_000
 ) -> list[tuple[int, bytes]]:
@@ -151,11 +177,12 @@ async def read_entry_hashes(
 
     The Merkle leaves; callers check the seqs, since a gap would shift every later leaf.
     """
-    cur = await conn.execute(
-        "SELECT seq, entry_hash FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
-        (after_seq, to_seq, to_seq, limit),
-    )
-    return [(row["seq"], row["entry_hash"]) for row in await cur.fetchall()]
+    async with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        await cur.execute(
+            "SELECT seq, entry_hash FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
+            (after_seq, to_seq, to_seq, limit),
+        )
+        return await cur.fetchall()
 
 
 async def insert_checkpoint(conn: Connection, checkpoint: StoredCheckpoint) -> bool:
