@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from psycopg.rows import tuple_row
 
 from agentcoord.store.database import Connection
@@ -76,6 +77,40 @@ class EntryFilter:
     action: str = ""
     since: datetime | None = None
     until: datetime | None = None
+
+
+async def begin_append(
+    conn: Connection, event_ids: Sequence[str]
+) -> tuple[dict[str, AuditEntry], AuditEntry | None, datetime]:
+    """Take the append lock, then read what an append needs, in one round trip.
+
+    Returns the entries already stored for `event_ids` (by event_id), the entry with the highest
+    seq (None for an empty log) and the database clock. The statements are pipelined but still
+    run one after another, each with its own snapshot, so the reads see every entry committed
+    before the lock was granted, exactly as separate calls of the functions below would.
+    """
+    try:  # the ids go as one JSON array: far cheaper to send than a text[] of them
+        ids_json = orjson.dumps(list(event_ids)).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: let psycopg refuse it as before
+        ids_json = None
+    async with conn.pipeline():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+        if ids_json is None:
+            known_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)",
+                                           (list(event_ids),))
+        else:
+            known_cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_log"
+                " WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+                (ids_json,),
+            )
+        head_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
+        now_cur = await conn.execute("SELECT clock_timestamp() AS now")
+    known = {row["event_id"]: AuditEntry(**row) for row in await known_cur.fetchall()}
+    head = await head_cur.fetchone()
+    now = await now_cur.fetchone()
+    assert now is not None
+    return known, AuditEntry(**head) if head else None, now["now"]
 
 
 async def lock_for_append(conn: Connection) -> None:

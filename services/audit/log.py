@@ -13,13 +13,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
 from agentcoord.services.audit.canonical import canonical_payload
-from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, build_entry
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_entries
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
@@ -36,9 +36,11 @@ MAX_APPEND_BATCH = 1000
 """Entries appended per transaction by `AuditLog.append_many` (longer lists are split)."""
 
 
-@dataclass(frozen=True)
-class NewEntry:
-    """An entry to append: `payload` is already canonical bytes (see canonical_payload)."""
+class NewEntry(NamedTuple):
+    """An entry to append: `payload` is already canonical bytes (see canonical_payload).
+
+    A named tuple rather than a dataclass: appends make one per entry, and a tuple is cheaper.
+    """
 
     event_id: str
     actor: str
@@ -69,27 +71,18 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
     """
     if not entries:
         return []
-    await audit_store.lock_for_append(conn)
-    known = await audit_store.entries_by_event_ids(conn, list({e.event_id for e in entries}))
-    head = await audit_store.last_entry(conn)
-    recorded_at = await audit_store.database_time(conn)
+    known, head, recorded_at = await audit_store.begin_append(conn, list({e.event_id for e in entries}))
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
-    results: list[tuple[AuditEntry, bool]] = []
-    fresh: list[AuditEntry] = []
+    pending: dict[str, NewEntry] = {}  # the first request for each event_id not stored yet
     for new in entries:
-        stored = known.get(new.event_id)
-        if stored is not None:
-            results.append((stored, False))
-            continue
-        seq += 1
-        entry = build_entry(
-            seq=seq, event_id=new.event_id, recorded_at=recorded_at, actor=new.actor, action=new.action,
-            subject=new.subject, payload=new.payload, prev_hash=prev_hash,
-        )
-        prev_hash = entry.entry_hash
-        known[new.event_id] = entry
-        fresh.append(entry)
-        results.append((entry, True))
+        if new.event_id not in known:
+            pending.setdefault(new.event_id, new)
+    fresh = chain_entries(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+    known.update(zip(pending, fresh))
+    results: list[tuple[AuditEntry, bool]] = []
+    for new in entries:
+        appended = pending.pop(new.event_id, None) is not None  # True once per event_id appended
+        results.append((known[new.event_id], appended))
     await audit_store.insert_entries(conn, fresh)
     return results
 
