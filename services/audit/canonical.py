@@ -22,6 +22,7 @@ import functools
 import itertools
 import json
 import json.encoder
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -132,8 +133,8 @@ def all_canonical(payloads: Sequence[bytes]) -> bool:
 
     False only means "not settled here": call `is_canonical` on each to know which.
     """
-    try:
-        if list(map(_dumps_sorted, map(orjson.loads, payloads))) != list(payloads):
+    try:  # compared as they are printed, keeping none: retaining them costs more than printing
+        if not all(map(operator.eq, map(_dumps_sorted, map(orjson.loads, payloads)), payloads)):
             return False
     except (orjson.JSONDecodeError, TypeError, RecursionError):
         return False
@@ -158,9 +159,8 @@ def _looks_canonical(data: bytes) -> bool:
 
 
 def _has_float(printed: bytes) -> bool:
-    """True when orjson-printed JSON may hold a float (never False when it does)."""
-    text = printed + b","
-    return any(pattern.search(text) for pattern in _FLOAT_ENDS)
+    """True when orjson-printed JSON (or several joined by commas) may hold a float; never False when it does."""
+    return any(pattern.search(printed) for pattern in _FLOAT_ENDS)
 
 
 def parse_json(text: str | bytes, *, field: str) -> Any:
@@ -201,10 +201,10 @@ _SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=
 _STRICT = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float)
 _ASTRAL = re.compile(rb"[\xf0-\xf4]")  # lead bytes of characters outside the BMP
 # How every float orjson prints ends (1.5, 100.0, 1e+16, 1e-7, -2.5e-300): a fraction or a signed
-# exponent, then `,`, `}`, `]` or the end (a `,` is appended). Text inside strings can match too
-# ("v1.2,x"): that only sends the payload down the strict path. Three literal-prefix searches
-# run far faster than one alternation.
-_FLOAT_ENDS = (re.compile(rb"\.[0-9]+[,}\]]"), re.compile(rb"e\+[0-9]+[,}\]]"), re.compile(rb"e-[0-9]+[,}\]]"))
+# exponent, then `,`, `}`, `]` or the end. Text inside strings can match too ("v1.2,x"): that only
+# sends the payload down the strict path. Three literal-prefix searches run far faster than one
+# alternation.
+_FLOAT_ENDS = tuple(re.compile(rb"%s[0-9]+(?:[,}\]]|\Z)" % start) for start in (rb"\.", rb"e\+", rb"e-"))
 _dumps_sorted = functools.partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
 _SCALARS = frozenset({str, int, bool, type(None)})
 _PLAIN_TYPES = _SCALARS | {dict, list, tuple}

@@ -280,10 +280,11 @@ class ChainVerifier:
         if not all_canonical(payloads):
             return False
         dumps = orjson.dumps
-        try:
+        try:  # actors, actions and subjects repeat: each distinct one is written once
+            written = {text: dumps(text) for text in {*actors, *actions, *subjects}}.__getitem__
             preimages = map(_RECORD.__mod__, zip(
-                map(dumps, actions), map(dumps, actors), map(dumps, event_ids), payloads, map(hexlify, prev_hashes),
-                map(_recorded_at_bytes, recorded_ats), seqs, map(dumps, subjects),
+                map(written, actions), map(written, actors), map(dumps, event_ids), payloads,
+                map(hexlify, prev_hashes), map(_recorded_at_bytes, recorded_ats), seqs, map(written, subjects),
             ))
             return list(map(_digest, map(hashlib.sha256, preimages))) == list(entry_hashes)
         except (TypeError, ValueError):  # e.g. a string orjson cannot write: `check` says what is wrong
