@@ -146,14 +146,12 @@ async def entries_by_event_ids(conn: Connection, event_ids: Sequence[str]) -> di
     return {row["event_id"]: AuditEntry(**row) for row in await cur.fetchall()}
 
 
-async def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+async def insert_rows(conn: Connection, rows: Sequence[EntryRow]) -> None:
     """Store fully computed entries with one binary COPY (the caller holds the append lock)."""
     async with conn.cursor().copy(f"COPY audit_log ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_COLUMN_TYPES)
-        for e in entries:
-            await copy.write_row(
-                (e.seq, e.event_id, e.recorded_at, e.actor, e.action, e.subject, e.payload, e.prev_hash, e.entry_hash)
-            )
+        for row in rows:
+            await copy.write_row(row)
 
 
 async def read_entries(

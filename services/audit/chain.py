@@ -123,31 +123,35 @@ def build_entry(
     )
 
 
-def chain_entries(
+def chain_rows(
     new: Iterable[tuple[str, str, str, str, bytes]], *, first_seq: int, prev_hash: bytes, recorded_at: datetime
-) -> list[AuditEntry]:
+) -> list[EntryRow]:
     """New entries (event_id, actor, action, subject, canonical payload) chained onto `prev_hash`.
 
-    They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each entry_hash is
-    what `build_entry` computes, done in one loop for a batch.
+    They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each row holds the
+    entry_hash `build_entry` computes (see `entry_from_row`), done in one loop for a batch.
     """
     stamp = _recorded_at_bytes(recorded_at)
-    entries: list[AuditEntry] = []
+    written: dict[str, bytes] = {}  # actors, actions and subjects repeat within a batch
+    rows: list[EntryRow] = []
     seq = first_seq
+    sha256 = hashlib.sha256
     try:
         for event_id, actor, action, subject, payload in new:
             preimage = _RECORD % (
-                _json_text(action), _json_text(actor), _json_text(event_id), payload, hexlify(prev_hash), stamp, seq,
-                _json_text(subject),
+                written.get(action) or written.setdefault(action, _json_text(action)),
+                written.get(actor) or written.setdefault(actor, _json_text(actor)),
+                _json_text(event_id), payload, hexlify(prev_hash), stamp, seq,
+                written.get(subject) or written.setdefault(subject, _json_text(subject)),
             )
-            entry_hash = hashlib.sha256(preimage).digest()
-            entries.append(AuditEntry(seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash))
+            entry_hash = sha256(preimage).digest()
+            rows.append((seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash))
             prev_hash = entry_hash
             seq += 1
     except orjson.JSONEncodeError:
         raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
                                 field="entry") from None
-    return entries
+    return rows
 
 
 class Problem(enum.Enum):

@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
 from agentcoord.services.audit.canonical import canonical_payload
-from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_entries
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
-from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint
+from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint, entry_from_row
 from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,13 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
     for new in entries:
         if new.event_id not in known:
             pending.setdefault(new.event_id, new)
-    fresh = chain_entries(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
-    known.update(zip(pending, fresh))
+    rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+    known.update(zip(pending, map(entry_from_row, rows)))
     results: list[tuple[AuditEntry, bool]] = []
     for new in entries:
         appended = pending.pop(new.event_id, None) is not None  # True once per event_id appended
         results.append((known[new.event_id], appended))
-    await audit_store.insert_entries(conn, fresh)
+    await audit_store.insert_rows(conn, rows)
     return results
 
 
@@ -204,9 +204,10 @@ def _checked(
 ) -> NewEntry:
     """Validate one client request and canonicalise its payload; errors name the field."""
     where = "" if index is None else f"entries[{index}]."
-    for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
-        if not value:
-            raise InvalidInputError("is required", field=where + name)
+    if not (event_id and actor and action and subject):
+        for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
+            if not value:
+                raise InvalidInputError("is required", field=where + name)
     if event_id.startswith(BUS_EVENT_PREFIX):
         raise InvalidInputError(
             f"the prefix {BUS_EVENT_PREFIX!r} is reserved for events from the bus", field=where + "event_id"
