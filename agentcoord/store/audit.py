@@ -2,7 +2,7 @@
 
 The tables (0001_initial.sql, 0004_audit_checkpoints.sql) are append-only: triggers refuse
 UPDATE, DELETE and TRUNCATE, and the application role agentcoord_app lacks those privileges.
-Writers call `lock_for_append` first; the transaction-scoped advisory lock it takes is held
+Writers call `begin_append` first; the transaction-scoped advisory lock it takes is held
 until commit, so each appender sees the previous appender's committed row, seq stays gap-free
 (1, 2, 3, ...) and the chain never forks. Hashing lives in `agentcoord.services.audit.chain`;
 this module only moves rows.
@@ -87,7 +87,7 @@ async def begin_append(
     Returns the entries already stored for `event_ids` (by event_id), the entry with the highest
     seq (None for an empty log) and the database clock. The statements are pipelined but still
     run one after another, each with its own snapshot, so the reads see every entry committed
-    before the lock was granted, exactly as separate calls of the functions below would.
+    before the lock was granted, as separate round trips would.
     """
     try:  # the ids go as one JSON array: far cheaper to send than a text[] of them
         ids_json = orjson.dumps(list(event_ids)).decode()
@@ -113,37 +113,11 @@ async def begin_append(
     return known, AuditEntry(**head) if head else None, now["now"]
 
 
-async def lock_for_append(conn: Connection) -> None:
-    """Serialise audit appends until the caller's transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-
-
-async def database_time(conn: Connection) -> datetime:
-    """The database server's current time (all replicas of a service share one clock)."""
-    cur = await conn.execute("SELECT clock_timestamp() AS now")
-    row = await cur.fetchone()
-    assert row is not None
-    return row["now"]
-
-
-async def last_entry(conn: Connection) -> AuditEntry | None:
-    """The entry with the highest seq, or None for an empty log."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
-    row = await cur.fetchone()
-    return AuditEntry(**row) if row else None
-
-
 async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
     """The entry at `seq`, or None."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq = %s", (seq,))
     row = await cur.fetchone()
     return AuditEntry(**row) if row else None
-
-
-async def entries_by_event_ids(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:
-    """The entries stored for any of `event_ids`, keyed by event_id."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)", (list(event_ids),))
-    return {row["event_id"]: AuditEntry(**row) for row in await cur.fetchall()}
 
 
 async def insert_rows(conn: Connection, rows: Sequence[EntryRow]) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import json.encoder
 import operator
 import re
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,6 @@ import orjson
 from agentcoord.errors import InvalidInputError
 
 REDACTED = "[REDACTED]"
-_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
 
 # Key words (after splitting snake_case, kebab-case and camelCase) that mark a secret value.
 _SECRET_WORDS = frozenset(
@@ -106,11 +104,6 @@ def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> 
         return _COMPACT.encode(_sorted(payload, redacting=True)).encode("utf-8")
     except (_RefusedJson, UnicodeEncodeError):
         return canonical_json(redact(payload), field=field)
-
-
-def json_string(text: str) -> str:
-    """A string as canonical JSON writes it (quoted, escaped as JSON.stringify does)."""
-    return _encode_string(text)
 
 
 def is_canonical(data: bytes) -> bool:
