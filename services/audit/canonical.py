@@ -55,6 +55,7 @@ _SECRET_VALUE = re.compile(
 _SECRET_HINT = re.compile(
     rb"s(?=k-)|g(?=h[pousr]_|ithub_pat_)|x(?=ox[abprs]-)|A(?=KIA|Iza)|e(?=yJ)|b(?=(?i:earer))|B(?=(?i:earer))"
 )
+_GH_TOKEN = re.compile(rb"gh[pousr]_")  # a literal prefix: searched as fast as a substring
 
 
 @functools.lru_cache(maxsize=4096)  # payload keys repeat from event to event
@@ -211,15 +212,41 @@ def _plain_payload(payload: dict[str, Any]) -> bytes | None:
 
     None sends the payload down the Python walk, which decides (and names) everything.
     """
+    data = _plain_printed(payload)
+    return None if data is None or _SECRET_HINT.search(data) else data
+
+
+def _plain_printed(payload: Any) -> bytes | None:
+    """orjson's sorted output for a plain payload (secret-shaped text not looked for yet), else None."""
+    if type(payload) is not dict:
+        return None
     try:
-        if not _plain_mapping(payload):
-            return None
-        data = _dumps_sorted(payload)
+        return _dumps_sorted(payload) if _plain_mapping(payload) else None
     except (TypeError, RecursionError):  # orjson.JSONEncodeError: lone surrogates, ints past 64 bits
         return None
-    if _SECRET_HINT.search(data):
-        return None
-    return data
+
+
+def plain_payloads(payloads: Sequence[Any]) -> list[bytes | None]:
+    """For each payload, what `canonical_payload` returns if it is plain and needs no redaction, else None.
+
+    A batch's secret-shaped text is looked for once, over all of it, with plain substring
+    searches (every pattern of _SECRET_VALUE contains one of these literals, which JSON never
+    escapes); only when one shows up is each payload searched on its own. None means "call
+    canonical_payload", which decides, redacts or refuses as always.
+    """
+    printed = [_plain_printed(payload) for payload in payloads]
+    plain = [data for data in printed if data is not None]
+    if plain and _may_hold_secret(b"\x00".join(plain)):
+        return [None if data is None or _SECRET_HINT.search(data) else data for data in printed]
+    return printed
+
+
+def _may_hold_secret(text: bytes) -> bool:
+    return (
+        any(literal in text for literal in (b"sk-", b"xox", b"AKIA", b"AIza", b"eyJ", b"github_pat_"))
+        or _GH_TOKEN.search(text) is not None
+        or b"bearer" in text.lower()
+    )
 
 
 def _plain_mapping(mapping: dict[Any, Any]) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
-from agentcoord.services.audit.canonical import canonical_payload
+from agentcoord.services.audit.canonical import canonical_payload, plain_payloads
 from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
@@ -117,7 +117,11 @@ class AuditLog:
         one transaction, so a failure part-way leaves earlier batches stored (replay them: the
         event ids make that harmless).
         """
-        checked = [_checked(*request, index=i if len(requests) > 1 else None) for i, request in enumerate(requests)]
+        printed = plain_payloads([payload for *_, payload in requests])  # the common case, in bulk
+        checked = [
+            _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
+            for i, request in enumerate(requests)
+        ]
         results: list[tuple[AuditEntry, bool]] = []
         for start in range(0, len(checked), MAX_APPEND_BATCH):
             async with self._db.transaction() as conn:
@@ -200,9 +204,13 @@ class AuditLog:
 
 
 def _checked(
-    event_id: str, actor: str, action: str, subject: str, payload: Mapping[str, Any], *, index: int | None
+    event_id: str, actor: str, action: str, subject: str, payload: Mapping[str, Any], *, index: int | None,
+    printed: bytes | None = None,
 ) -> NewEntry:
-    """Validate one client request and canonicalise its payload; errors name the field."""
+    """Validate one client request and canonicalise its payload; errors name the field.
+
+    `printed` is the payload's canonical bytes when `plain_payloads` already settled them.
+    """
     where = "" if index is None else f"entries[{index}]."
     if not (event_id and actor and action and subject):
         for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
@@ -212,4 +220,6 @@ def _checked(
         raise InvalidInputError(
             f"the prefix {BUS_EVENT_PREFIX!r} is reserved for events from the bus", field=where + "event_id"
         )
-    return NewEntry(event_id, actor, action, subject, canonical_payload(payload, field=where + "payload"))
+    if printed is None:
+        printed = canonical_payload(payload, field=where + "payload")
+    return NewEntry(event_id, actor, action, subject, printed)

@@ -19,6 +19,7 @@ from agentcoord.services.audit.canonical import (
     is_secret_key,
     parse_json,
     parse_json_object,
+    plain_payloads,
     redact,
 )
 
@@ -249,3 +250,16 @@ def test_secret_shaped_text_under_known_keys_is_still_redacted() -> None:
     assert canonical_payload(leaky) == (
         b'{"cmd":"curl -H \'Authorization: [REDACTED]\'","items":["a",{"note":"[REDACTED]"}]}'
     )
+
+
+@given(st.lists(st.dictionaries(st.text() | secretish_keys, payload_values, max_size=4), max_size=6))
+def test_plain_payloads_give_canonical_payload_bytes_or_defer(payloads: list[dict[str, Any]]) -> None:
+    for payload, printed in zip(payloads, plain_payloads(payloads), strict=True):
+        if printed is not None:
+            assert printed == canonical_json(redact(payload))
+
+
+def test_plain_payloads_defer_only_what_needs_redaction_or_is_not_plain() -> None:
+    batch = [{"n": 1}, {"cmd": "export T=sk-ant-abcdefghijklmnopqrstuvwxyz"}, {"x": 1.5}, {"m": "BEARER x1234567890"}]
+    assert plain_payloads(batch) == [b'{"n":1}', None, None, None]
+    assert plain_payloads([{"n": 1}, {"task": "t-1"}]) == [b'{"n":1}', b'{"task":"t-1"}']
