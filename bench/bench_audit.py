@@ -14,9 +14,10 @@ over the same data:
      plus B: the floor for any verifier that reads the database and hashes what it must.
 In memory is compared with A and B, from the database with A and C.
 
-The machine is shared and its load moves by several times within seconds, so each measurement
-is paired with its baselines in short rounds, run back to back, and the median over the rounds
-of each rate and of each ratio is printed.
+The machine is shared and its load moves by several times within seconds, so measurements are
+paired with their baselines back to back: each append transaction with the COPY of its rows,
+each verify round with its raw-hashing and reading baselines; the ratios printed are medians over
+the pairs or rounds.
 
     python bench/bench_audit.py                    # about a minute on 2 cores
     python bench/bench_audit.py --rows 100000 --single-rows 2000 --rounds 7
@@ -53,6 +54,7 @@ from agentcoord.store.audit import AuditEntry, EntryRow
 _COLUMNS = "seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash"
 _TYPES = ["int8", "text", "timestamptz", "text", "text", "text", "bytea", "bytea", "bytea"]
 _VERIFY_BATCH = 10_000  # verify_log's batch size
+_BULK_GROUP = 2000  # entries per bulk COPY baseline
 _digest = operator.methodcaller("digest")
 
 
@@ -66,15 +68,6 @@ def requests(count: int, tag: str) -> list[tuple[str, str, str, str, dict[str, o
     ]
 
 
-async def timed_append(audit_log: AuditLog, pending: list[tuple[str, str, str, str, dict[str, object]]],
-                       batch: int) -> float:
-    """Entries per second appending `pending` in transactions of `batch`."""
-    start = time.perf_counter()
-    for first in range(0, len(pending), batch):
-        await audit_log.append_many(pending[first : first + batch])
-    return len(pending) / (time.perf_counter() - start)
-
-
 async def fresh_copy_tables(db: Database) -> None:
     """Empty tables shaped like audit_log (same columns and indexes, no triggers)."""
     async with db.transaction() as conn:
@@ -83,19 +76,18 @@ async def fresh_copy_tables(db: Database) -> None:
             await conn.execute(f"CREATE TABLE {table} (LIKE audit_log INCLUDING ALL)")
 
 
-async def timed_copy(db: Database, table: str, rows: list[AuditEntry], batch: int) -> float:
-    """Entries per second COPYing the same rows into `table`, `batch` rows per transaction."""
+async def copy_seconds(db: Database, table: str, rows: list[AuditEntry]) -> float:
+    """Seconds to COPY `rows` into `table` in one transaction, the way the append path writes them."""
     start = time.perf_counter()
-    for first in range(0, len(rows), batch):
-        async with (
-            db.transaction() as conn,
-            conn.cursor().copy(f"COPY {table} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types(_TYPES)
-            for e in rows[first : first + batch]:
-                await copy.write_row((e.seq, e.event_id, e.recorded_at, e.actor, e.action, e.subject,
-                                      e.payload, e.prev_hash, e.entry_hash))
-    return len(rows) / (time.perf_counter() - start)
+    async with (
+        db.transaction() as conn,
+        conn.cursor().copy(f"COPY {table} ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(_TYPES)
+        for e in rows:
+            await copy.write_row((e.seq, e.event_id, e.recorded_at, e.actor, e.action, e.subject,
+                                  e.payload, e.prev_hash, e.entry_hash))
+    return time.perf_counter() - start
 
 
 def raw_sha256_rate(items: list[bytes]) -> float:
@@ -158,36 +150,51 @@ async def read_rows(db: Database) -> tuple[list[EntryRow], float]:
     return rows, best
 
 
-async def append_round(audit_log: AuditLog, db: Database, count: int, batch: int, tag: str) -> tuple[float, ...]:
-    """One paired round over the same `count` rows: (append/s, COPY same batch/s, one bulk COPY/s).
+async def append_pairs(audit_log: AuditLog, db: Database, count: int, batch: int, tag: str) -> tuple[float, ...]:
+    """(append/s, COPY same batch/s, bulk COPY/s, median ratio to each) over `count` entries.
 
-    The same-batch COPYs go on growing one table across rounds, as the appends grow audit_log;
-    the bulk COPY goes into an emptied table each round.
+    Each append transaction is followed at once by a plain COPY of the rows it stored, in a
+    transaction of the same size, into a table that grows as audit_log does; every
+    `_BULK_GROUP` entries, those rows are COPYed again in one transaction into an emptied table.
+    Rates are totals over all pairs; ratios are medians over the pairs (over the groups for bulk).
     """
-    append_rate = await timed_append(audit_log, requests(count, tag), batch)
-    async with db.transaction() as conn:
-        cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT %s", (count,))
-        same_rows = [AuditEntry(**r) for r in reversed(await cur.fetchall())]
-        await conn.execute("TRUNCATE bench_bulk_copy")
-    same_batch = await timed_copy(db, "bench_plain_copy", same_rows, batch)
-    bulk = await timed_copy(db, "bench_bulk_copy", same_rows, len(same_rows))
-    return append_rate, same_batch, bulk
+    pending = requests(count, tag)
+    append_s = same_s = bulk_s = 0.0
+    same_ratios: list[float] = []
+    bulk_ratios: list[float] = []
+    group: list[AuditEntry] = []
+    group_append_s = 0.0
+    for first in range(0, count, batch):
+        start = time.perf_counter()
+        results = await audit_log.append_many(pending[first : first + batch])
+        took = time.perf_counter() - start
+        rows = [entry for entry, _ in results]
+        same = await copy_seconds(db, "bench_plain_copy", rows)
+        append_s, same_s, group_append_s = append_s + took, same_s + same, group_append_s + took
+        same_ratios.append(same / took)
+        group += rows
+        if len(group) >= min(_BULK_GROUP, count) or first + batch >= count:
+            async with db.transaction() as conn:
+                await conn.execute("TRUNCATE bench_bulk_copy")
+            bulk = await copy_seconds(db, "bench_bulk_copy", group)
+            bulk_s += bulk
+            bulk_ratios.append(bulk / group_append_s)
+            group, group_append_s = [], 0.0
+    return (count / append_s, count / same_s, count / bulk_s,
+            statistics.median(same_ratios), statistics.median(bulk_ratios))
 
 
 async def run(url: str, rows: int, single_rows: int, rounds: int) -> None:
     db = await Database.open(url, max_size=2)
     audit_log = AuditLog(db)
     try:
-        print(f"append: {rows} entries per batch size (batch 1: {single_rows}), in {rounds} paired rounds;"
-              " medians over the rounds")
+        print(f"append: {rows} entries per batch size (batch 1: {single_rows}), each transaction paired with"
+              " its COPY baseline; ratios are medians over the pairs")
         print(f"{'batch':>6} {'append/s':>10} {'COPY same batch/s':>18} {'ratio':>6} {'bulk COPY/s':>12} {'ratio':>6}")
         for batch in (1, 100, 1000):
-            count = (single_rows if batch == 1 else rows) // rounds
             await fresh_copy_tables(db)
-            results = [await append_round(audit_log, db, count, batch, f"b{batch}r{r}") for r in range(rounds)]
-            append_rate, same_batch, bulk = (statistics.median(column) for column in zip(*results))
-            ratio = statistics.median(a / c for a, c, _ in results)
-            bulk_ratio = statistics.median(a / b for a, _, b in results)
+            count = single_rows if batch == 1 else rows
+            append_rate, same_batch, bulk, ratio, bulk_ratio = await append_pairs(audit_log, db, count, batch, f"b{batch}")
             print(f"{batch:>6} {append_rate:>10.0f} {same_batch:>18.0f} {ratio:>6.2f} {bulk:>12.0f} {bulk_ratio:>6.2f}")
 
         stored, _ = await read_rows(db)
@@ -227,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000, help="entries per batched append run (default 20000)")
     parser.add_argument("--single-rows", type=int, default=300, help="entries for batch size 1 (fsync-bound)")
-    parser.add_argument("--rounds", type=int, default=5, help="paired measurement rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="paired verify rounds (default 5)")
     args = parser.parse_args()
     canonical_payload({})  # import-time work out of the timings
     server_url = os.environ.get("DATABASE_URL")
