@@ -263,3 +263,22 @@ def test_plain_payloads_defer_only_what_needs_redaction_or_is_not_plain() -> Non
     batch = [{"n": 1}, {"cmd": "export T=sk-ant-abcdefghijklmnopqrstuvwxyz"}, {"x": 1.5}, {"m": "BEARER x1234567890"}]
     assert plain_payloads(batch) == [b'{"n":1}', None, None, None]
     assert plain_payloads([{"n": 1}, {"task": "t-1"}]) == [b'{"n":1}', b'{"task":"t-1"}']
+
+
+SECRET_SAMPLES = [  # one per alternative of canonical._SECRET_VALUE, in its order
+    "Bearer abc123def456ghi", "sk-abcdefghijklmnop1234", "ghp_" + "a1" * 16, "github_pat_" + "b2" * 16,
+    "xoxb-1234567890ab", "AKIAABCDEFGHIJKLMNOP", "AIza" + "c" * 35, "eyJabcdefghij.eyJabcdefghij.sig",
+]
+
+
+def test_every_secret_pattern_has_a_sample_that_the_fast_paths_send_to_redaction() -> None:
+    # A new pattern in _SECRET_VALUE needs a sample here, and a literal in _SECRET_HINT and
+    # _may_hold_secret (canonical.py), or the orjson fast paths would store it unredacted.
+    from agentcoord.services.audit import canonical
+
+    assert canonical._SECRET_VALUE.pattern.count("|") + 1 == len(SECRET_SAMPLES)
+    for sample in SECRET_SAMPLES:
+        assert canonical._SECRET_VALUE.fullmatch(sample), sample
+        payload = {"note": f"x {sample} y"}
+        assert plain_payloads([payload, {"n": 1}]) == [None, b'{"n":1}'], sample
+        assert canonical_payload(payload) == b'{"note":"x [REDACTED] y"}', sample
