@@ -2,7 +2,7 @@
 
 The tables (0001_initial.sql, 0004_audit_checkpoints.sql) are append-only: triggers refuse
 UPDATE, DELETE and TRUNCATE, and the application role agentcoord_app lacks those privileges.
-Writers call `lock_for_append` first; the transaction-scoped advisory lock it takes is held
+Writers call `begin_append` first; the transaction-scoped advisory lock it takes is held
 until commit, so each appender sees the previous appender's committed row, seq stays gap-free
 (1, 2, 3, ...) and the chain never forks. Hashing lives in `agentcoord.services.audit.chain`;
 this module only moves rows.
@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
+from psycopg.rows import tuple_row
 
 from agentcoord.store.database import Connection
 
@@ -38,6 +41,15 @@ class AuditEntry:
     payload: bytes
     prev_hash: bytes
     entry_hash: bytes
+
+
+EntryRow = tuple[int, str, datetime, str, str, str, bytes, bytes, bytes]
+"""An entry's columns in AuditEntry field order, as bulk reads return them."""
+
+
+def entry_from_row(row: EntryRow) -> AuditEntry:
+    """The AuditEntry of a row read by `read_entry_rows`."""
+    return AuditEntry(*row)
 
 
 @dataclass(frozen=True)
@@ -67,24 +79,38 @@ class EntryFilter:
     until: datetime | None = None
 
 
-async def lock_for_append(conn: Connection) -> None:
-    """Serialise audit appends until the caller's transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+async def begin_append(
+    conn: Connection, event_ids: Sequence[str]
+) -> tuple[dict[str, AuditEntry], AuditEntry | None, datetime]:
+    """Take the append lock, then read what an append needs, in one round trip.
 
-
-async def database_time(conn: Connection) -> datetime:
-    """The database server's current time (all replicas of a service share one clock)."""
-    cur = await conn.execute("SELECT clock_timestamp() AS now")
-    row = await cur.fetchone()
-    assert row is not None
-    return row["now"]
-
-
-async def last_entry(conn: Connection) -> AuditEntry | None:
-    """The entry with the highest seq, or None for an empty log."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
-    row = await cur.fetchone()
-    return AuditEntry(**row) if row else None
+    Returns the entries already stored for `event_ids` (by event_id), the entry with the highest
+    seq (None for an empty log) and the database clock. The statements are pipelined but still
+    run one after another, each with its own snapshot, so the reads see every entry committed
+    before the lock was granted, as separate round trips would.
+    """
+    try:  # the ids go as one JSON array: far cheaper to send than a text[] of them
+        ids_json = orjson.dumps(list(event_ids)).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: let psycopg refuse it as before
+        ids_json = None
+    async with conn.pipeline():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+        if ids_json is None:
+            known_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)",
+                                           (list(event_ids),))
+        else:
+            known_cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_log"
+                " WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+                (ids_json,),
+            )
+        head_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
+        now_cur = await conn.execute("SELECT clock_timestamp() AS now")
+    known = {row["event_id"]: AuditEntry(**row) for row in await known_cur.fetchall()}
+    head = await head_cur.fetchone()
+    now = await now_cur.fetchone()
+    assert now is not None
+    return known, AuditEntry(**head) if head else None, now["now"]
 
 
 async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
@@ -94,20 +120,12 @@ async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
     return AuditEntry(**row) if row else None
 
 
-async def entries_by_event_ids(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:
-    """The entries stored for any of `event_ids`, keyed by event_id."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)", (list(event_ids),))
-    return {row["event_id"]: AuditEntry(**row) for row in await cur.fetchall()}
-
-
-async def insert_entries(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+async def insert_rows(conn: Connection, rows: Sequence[EntryRow]) -> None:
     """Store fully computed entries with one binary COPY (the caller holds the append lock)."""
     async with conn.cursor().copy(f"COPY audit_log ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_COLUMN_TYPES)
-        for e in entries:
-            await copy.write_row(
-                (e.seq, e.event_id, e.recorded_at, e.actor, e.action, e.subject, e.payload, e.prev_hash, e.entry_hash)
-            )
+        for row in rows:
+            await copy.write_row(row)
 
 
 async def read_entries(
@@ -144,6 +162,21 @@ async def read_entries(
     return [AuditEntry(**row) for row in await cur.fetchall()]
 
 
+async def read_entry_rows(
+    conn: Connection, *, after_seq: int = 0, to_seq: int = 0, limit: int = 10_000
+) -> list[EntryRow]:
+    """Up to `limit` rows with seq in (after_seq, to_seq] (to_seq 0: no bound), in seq order.
+
+    The bulk form of `read_entries` for the verifier: plain tuples, read in binary.
+    """
+    async with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
+            (after_seq, to_seq, to_seq, limit),
+        )
+        return await cur.fetchall()
+
+
 async def read_entry_hashes(
     conn: Connection, *, after_seq: int, to_seq: int = 0, limit: int = 10_000
 ) -> list[tuple[int, bytes]]:
@@ -151,11 +184,12 @@ async def read_entry_hashes(
 
     The Merkle leaves; callers check the seqs, since a gap would shift every later leaf.
     """
-    cur = await conn.execute(
-        "SELECT seq, entry_hash FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
-        (after_seq, to_seq, to_seq, limit),
-    )
-    return [(row["seq"], row["entry_hash"]) for row in await cur.fetchall()]
+    async with conn.cursor(row_factory=tuple_row, binary=True) as cur:
+        await cur.execute(
+            "SELECT seq, entry_hash FROM audit_log WHERE seq > %s AND (%s = 0 OR seq <= %s) ORDER BY seq LIMIT %s",
+            (after_seq, to_seq, to_seq, limit),
+        )
+        return await cur.fetchall()
 
 
 async def insert_checkpoint(conn: Connection, checkpoint: StoredCheckpoint) -> bool:

@@ -7,6 +7,13 @@ in plain decimal: money is integer micro-dollars, and floats have no single agre
 a float (or NaN/Infinity) is refused with an error naming where it is.
 
 Redaction runs first, so a secret never reaches the hash, the table or a log line.
+
+Speed: most payloads are plain (exact dict/list/str/int/bool/None values, keys already known not
+to name a secret and inside the Basic Multilingual Plane, no credential-shaped text). For those,
+orjson's sorted output is byte for byte the canonical form (its string escaping equals
+JSON.stringify's for every code point, and code-point order is UTF-16 order inside the BMP), so
+it is used directly; anything else takes the Python walk below, which defines the format.
+tests/services/audit/test_audit_canonical.py checks the two agree.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import json.encoder
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from agentcoord.errors import InvalidInputError
 
 REDACTED = "[REDACTED]"
-_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for str
 
 # Key words (after splitting snake_case, kebab-case and camelCase) that mark a secret value.
 _SECRET_WORDS = frozenset(
@@ -41,6 +49,13 @@ _SECRET_VALUE = re.compile(
     r"|\bAIza[0-9A-Za-z_-]{35}"  # Google API keys
     r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"  # JWTs
 )
+# A superset of _SECRET_VALUE on canonical JSON text: every alternative above starts with one of
+# these literals, none of which JSON escaping changes, and only the ASCII letters of "bearer"
+# match it case-insensitively (test_audit_canonical checks every code point).
+_SECRET_HINT = re.compile(
+    rb"s(?=k-)|g(?=h[pousr]_|ithub_pat_)|x(?=ox[abprs]-)|A(?=KIA|Iza)|e(?=yJ)|b(?=(?i:earer))|B(?=(?i:earer))"
+)
+_GH_TOKEN = re.compile(rb"gh[pousr]_")  # a literal prefix: searched as fast as a substring
 
 
 @functools.lru_cache(maxsize=4096)  # payload keys repeat from event to event
@@ -80,6 +95,10 @@ def canonical_json(value: Any, *, field: str = "payload") -> bytes:
 
 def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> bytes:
     """Redact, then canonicalise, an audit payload: the exact bytes that are stored and hashed."""
+    if type(payload) is dict:
+        fast = _plain_payload(payload)
+        if fast is not None:
+            return fast
     if not isinstance(payload, Mapping):
         raise InvalidInputError("must be a JSON object", field=field)
     try:  # one walk that redacts and sorts; the two-step path below names what is wrong
@@ -88,28 +107,54 @@ def canonical_payload(payload: Mapping[str, Any], *, field: str = "payload") -> 
         return canonical_json(redact(payload), field=field)
 
 
-def json_string(text: str) -> str:
-    """A string as canonical JSON writes it (quoted, escaped as JSON.stringify does)."""
-    return _encode_string(text)
-
-
 def is_canonical(data: bytes) -> bool:
     """True when `data` is exactly the canonical JSON of the value it parses to.
 
-    The common case is settled by the C parser and printer; anything they cannot decide
+    The common case is settled by orjson's parser and printer; anything they cannot decide
     (duplicate keys, characters outside the Basic Multilingual Plane whose UTF-16 order differs
     from code-point order, lone surrogates) takes the strict path.
     """
-    try:
-        printed = _SORTED.encode(_STRICT.decode(data.decode("utf-8"))).encode("utf-8")
-    except (ValueError, UnicodeError, RecursionError):
-        printed = b""
-    if printed == data and (data.isascii() or not _ASTRAL.search(data)):
+    if _looks_canonical(data):
         return True
     try:
         return canonical_json(parse_json(data, field="payload")) == data
     except InvalidInputError:
         return False
+
+
+def all_canonical(payloads: Sequence[bytes]) -> bool:
+    """True when every one of `payloads` is canonical (see `is_canonical`), decided in bulk.
+
+    False only means "not settled here": call `is_canonical` on each to know which.
+    """
+    try:  # compared as they are printed, keeping none: retaining them costs more than printing
+        if not all(map(operator.eq, map(_dumps_sorted, map(orjson.loads, payloads)), payloads)):
+            return False
+    except (orjson.JSONDecodeError, TypeError, RecursionError):
+        return False
+    joined = b",".join(payloads)
+    return not _has_float(joined) and (joined.isascii() or not _ASTRAL.search(joined))
+
+
+def _looks_canonical(data: bytes) -> bool:
+    """True when orjson prints what it parses from `data` as exactly `data` (no floats, BMP only).
+
+    Printing the parse can only give back the same bytes when they hold one JSON value, sorted,
+    compact, escaped the canonical way and free of duplicate keys; the float and astral checks
+    exclude what orjson accepts but canonical form refuses (floats) or sorts otherwise (keys
+    outside the BMP).
+    """
+    try:
+        if _dumps_sorted(orjson.loads(data)) != data:
+            return False
+    except (orjson.JSONDecodeError, TypeError, RecursionError):
+        return False
+    return not _has_float(data) and (data.isascii() or not _ASTRAL.search(data))
+
+
+def _has_float(printed: bytes) -> bool:
+    """True when orjson-printed JSON (or several joined by commas) may hold a float; never False when it does."""
+    return any(pattern.search(printed) for pattern in _FLOAT_ENDS)
 
 
 def parse_json(text: str | bytes, *, field: str) -> Any:
@@ -149,6 +194,93 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 _SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
 _STRICT = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float)
 _ASTRAL = re.compile(rb"[\xf0-\xf4]")  # lead bytes of characters outside the BMP
+# How every float orjson prints ends (1.5, 100.0, 1e+16, 1e-7, -2.5e-300): a fraction or a signed
+# exponent, then `,`, `}`, `]` or the end. Text inside strings can match too ("v1.2,x"): that only
+# sends the payload down the strict path. Three literal-prefix searches run far faster than one
+# alternation.
+_FLOAT_ENDS = tuple(re.compile(rb"%s[0-9]+(?:[,}\]]|\Z)" % start) for start in (rb"\.", rb"e\+", rb"e-"))
+_dumps_sorted = functools.partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+_SCALARS = frozenset({str, int, bool, type(None)})
+_PLAIN_TYPES = _SCALARS | {dict, list, tuple}
+_plain_keys: set[str] = set()
+"""Keys seen before that name no secret and lie in the BMP (bounded by _MAX_PLAIN_KEYS)."""
+_MAX_PLAIN_KEYS = 4096
+
+
+def _plain_payload(payload: dict[str, Any]) -> bytes | None:
+    """The canonical bytes of a payload that needs no redaction, via orjson; None if not plain.
+
+    None sends the payload down the Python walk, which decides (and names) everything.
+    """
+    data = _plain_printed(payload)
+    return None if data is None or _SECRET_HINT.search(data) else data
+
+
+def _plain_printed(payload: Any) -> bytes | None:
+    """orjson's sorted output for a plain payload (secret-shaped text not looked for yet), else None."""
+    if type(payload) is not dict:
+        return None
+    try:
+        return _dumps_sorted(payload) if _plain_mapping(payload) else None
+    except (TypeError, RecursionError):  # orjson.JSONEncodeError: lone surrogates, ints past 64 bits
+        return None
+
+
+def plain_payloads(payloads: Sequence[Any]) -> list[bytes | None]:
+    """For each payload, what `canonical_payload` returns if it is plain and needs no redaction, else None.
+
+    A batch's secret-shaped text is looked for once, over all of it, with plain substring
+    searches (every pattern of _SECRET_VALUE contains one of these literals, which JSON never
+    escapes); only when one shows up is each payload searched on its own. None means "call
+    canonical_payload", which decides, redacts or refuses as always.
+    """
+    printed = [_plain_printed(payload) for payload in payloads]
+    plain = [data for data in printed if data is not None]
+    if plain and _may_hold_secret(b"\x00".join(plain)):
+        return [None if data is None or _SECRET_HINT.search(data) else data for data in printed]
+    return printed
+
+
+def _may_hold_secret(text: bytes) -> bool:
+    return (
+        any(literal in text for literal in (b"sk-", b"xox", b"AKIA", b"AIza", b"eyJ", b"github_pat_"))
+        or _GH_TOKEN.search(text) is not None
+        or b"bearer" in text.lower()
+    )
+
+
+def _plain_mapping(mapping: dict[Any, Any]) -> bool:
+    if not _plain_keys.issuperset(mapping) and not all(map(_plain_key, mapping)):
+        return False
+    return _plain_items(mapping.values())
+
+
+def _plain_items(values: Any) -> bool:
+    kinds = set(map(type, values))
+    if kinds <= _SCALARS:
+        return True
+    if not kinds <= _PLAIN_TYPES:
+        return False
+    return all(map(_plain_value, values))
+
+
+def _plain_value(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return _plain_mapping(value)
+    if kind is list or kind is tuple:
+        return _plain_items(value)
+    return True
+
+
+def _plain_key(key: Any) -> bool:
+    if key in _plain_keys:
+        return True
+    if type(key) is not str or is_secret_key(key) or not (key.isascii() or max(key) < "\U00010000"):
+        return False
+    if len(_plain_keys) < _MAX_PLAIN_KEYS:
+        _plain_keys.add(key)
+    return True
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ separates these hashes from every other SHA-256 the system makes (Merkle nodes u
 prefixes; checkpoints are signed notes). Entry hashes are the leaves of the Merkle tree (merkle.py).
 
 `ChainVerifier` checks entries one at a time, so a caller can stream a log of any length
-through it; `verify_chain` runs it over an iterable.
+through it; `verify_chain` runs it over an iterable. `ChainVerifier.check_many` checks a batch
+of stored rows with bulk (C-level) operations and, when anything in it is off, falls back to
+checking them one at a time, so the first bad entry is found and described the same way.
 """
 
 from __future__ import annotations
@@ -15,19 +17,32 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
-from collections.abc import Iterable
+import operator
+from binascii import hexlify
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
+
 from agentcoord.errors import InvalidInputError
-from agentcoord.services.audit.canonical import is_canonical, json_string
-from agentcoord.store.audit import AuditEntry
+from agentcoord.services.audit.canonical import all_canonical, is_canonical
+from agentcoord.store.audit import AuditEntry, EntryRow, entry_from_row
 
 ENTRY_DOMAIN = b"agentcoord.audit.entry.v1\x00"
 GENESIS_HASH = bytes(32)
 """prev_hash of seq 1: 32 zero bytes."""
 REORDER_WINDOW = 1000
 """How far from its seq a bad entry is looked for under another seq (to report it as moved)."""
+
+# DOMAIN || the record's canonical JSON. Its keys are fixed, so their sorted order is too; the
+# strings go in as orjson writes them (the canonical escaping, see canonical.py) and the
+# payload as its stored canonical bytes.
+_RECORD = ENTRY_DOMAIN + (
+    b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"%b","recorded_at":"%b","seq":%d,'
+    b'"subject":%b}'
+)
+_digest = operator.methodcaller("digest")
 
 
 def format_recorded_at(moment: datetime) -> str:
@@ -63,22 +78,25 @@ def _assemble(
     prev_hash: bytes,
 ) -> bytes:
     try:
-        head = (
-            f'{{"action":{json_string(action)},"actor":{json_string(actor)},'
-            f'"event_id":{json_string(event_id)},"payload":'
-        ).encode()
-        tail = (
-            f',"prev_hash":"{prev_hash.hex()}","recorded_at":"{_recorded_at_text(recorded_at)}",'
-            f'"seq":{int(seq)},"subject":{json_string(subject)}}}'
-        ).encode()
-    except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"string is not valid Unicode (lone surrogate): {exc.reason}", field="entry") from None
-    return ENTRY_DOMAIN + head + payload + tail
+        return _RECORD % (
+            _json_text(action), _json_text(actor), _json_text(event_id), payload, hexlify(prev_hash),
+            _recorded_at_bytes(recorded_at), int(seq), _json_text(subject),
+        )
+    except orjson.JSONEncodeError:
+        raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
+                                field="entry") from None
+
+
+def _json_text(text: str) -> bytes:
+    """A string as canonical JSON writes it (quoted and escaped), as UTF-8."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a string, not {type(text).__name__}")
+    return orjson.dumps(text)
 
 
 @functools.lru_cache(maxsize=1024)  # entries of one batch share their recorded_at
-def _recorded_at_text(moment: datetime) -> str:
-    return format_recorded_at(moment)
+def _recorded_at_bytes(moment: datetime) -> bytes:
+    return format_recorded_at(moment).encode()
 
 
 def compute_entry_hash(entry: AuditEntry) -> bytes:
@@ -103,6 +121,37 @@ def build_entry(
         seq=seq, event_id=event_id, recorded_at=recorded_at, actor=actor, action=action, subject=subject,
         payload=payload, prev_hash=prev_hash, entry_hash=hashlib.sha256(preimage).digest(),
     )
+
+
+def chain_rows(
+    new: Iterable[tuple[str, str, str, str, bytes]], *, first_seq: int, prev_hash: bytes, recorded_at: datetime
+) -> list[EntryRow]:
+    """New entries (event_id, actor, action, subject, canonical payload) chained onto `prev_hash`.
+
+    They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each row holds the
+    entry_hash `build_entry` computes (see `entry_from_row`), done in one loop for a batch.
+    """
+    stamp = _recorded_at_bytes(recorded_at)
+    written: dict[str, bytes] = {}  # actors, actions and subjects repeat within a batch
+    rows: list[EntryRow] = []
+    seq = first_seq
+    sha256 = hashlib.sha256
+    try:
+        for event_id, actor, action, subject, payload in new:
+            preimage = _RECORD % (
+                written.get(action) or written.setdefault(action, _json_text(action)),
+                written.get(actor) or written.setdefault(actor, _json_text(actor)),
+                _json_text(event_id), payload, hexlify(prev_hash), stamp, seq,
+                written.get(subject) or written.setdefault(subject, _json_text(subject)),
+            )
+            entry_hash = sha256(preimage).digest()
+            rows.append((seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash))
+            prev_hash = entry_hash
+            seq += 1
+    except orjson.JSONEncodeError:
+        raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
+                                field="entry") from None
+    return rows
 
 
 class Problem(enum.Enum):
@@ -205,6 +254,45 @@ class ChainVerifier:
         self._expected_seq = expected + 1
         self._prev_hash = entry.entry_hash
         return True
+
+    def check_many(self, rows: Sequence[EntryRow]) -> int:
+        """Check the next stored rows in order; how many passed (all of them unless one is bad).
+
+        A batch with nothing wrong is settled with bulk operations; otherwise the rows go
+        through `check` one by one, which stops at and describes the first bad one.
+        """
+        if self._failure is not None or not rows:
+            return 0
+        if self._intact(rows):
+            self._checked += len(rows)
+            self._expected_seq += len(rows)
+            self._prev_hash = rows[-1][8]
+            return len(rows)
+        for passed, row in enumerate(rows):
+            if not self.check(entry_from_row(row)):
+                return passed
+        return len(rows)
+
+    def _intact(self, rows: Sequence[EntryRow]) -> bool:
+        """True when every row passes every check of `check`; False decides nothing."""
+        seqs, event_ids, recorded_ats, actors, actions, subjects, payloads, prev_hashes, entry_hashes = zip(*rows)
+        first = self._expected_seq
+        if seqs != tuple(range(first, first + len(rows))):
+            return False
+        if (self._prev_hash is not None and prev_hashes[0] != self._prev_hash) or prev_hashes[1:] != entry_hashes[:-1]:
+            return False
+        if not all_canonical(payloads):
+            return False
+        dumps = orjson.dumps
+        try:  # actors, actions and subjects repeat: each distinct one is written once
+            written = {text: dumps(text) for text in {*actors, *actions, *subjects}}.__getitem__
+            preimages = map(_RECORD.__mod__, zip(
+                map(written, actions), map(written, actors), map(dumps, event_ids), payloads,
+                map(hexlify, prev_hashes), map(_recorded_at_bytes, recorded_ats), seqs, map(written, subjects),
+            ))
+            return list(map(_digest, map(hashlib.sha256, preimages))) == list(entry_hashes)
+        except (TypeError, ValueError):  # e.g. a string orjson cannot write: `check` says what is wrong
+            return False
 
     def report(self) -> VerifyReport:
         """The verdict over everything checked so far."""

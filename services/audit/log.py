@@ -13,18 +13,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
-from agentcoord.services.audit.canonical import canonical_payload
-from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, build_entry
+from agentcoord.services.audit.canonical import canonical_payload, plain_payloads
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
-from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint
+from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint, entry_from_row
 from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,11 @@ MAX_APPEND_BATCH = 1000
 """Entries appended per transaction by `AuditLog.append_many` (longer lists are split)."""
 
 
-@dataclass(frozen=True)
-class NewEntry:
-    """An entry to append: `payload` is already canonical bytes (see canonical_payload)."""
+class NewEntry(NamedTuple):
+    """An entry to append: `payload` is already canonical bytes (see canonical_payload).
+
+    A named tuple rather than a dataclass: appends make one per entry, and a tuple is cheaper.
+    """
 
     event_id: str
     actor: str
@@ -69,28 +71,19 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
     """
     if not entries:
         return []
-    await audit_store.lock_for_append(conn)
-    known = await audit_store.entries_by_event_ids(conn, list({e.event_id for e in entries}))
-    head = await audit_store.last_entry(conn)
-    recorded_at = await audit_store.database_time(conn)
+    known, head, recorded_at = await audit_store.begin_append(conn, list({e.event_id for e in entries}))
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
-    results: list[tuple[AuditEntry, bool]] = []
-    fresh: list[AuditEntry] = []
+    pending: dict[str, NewEntry] = {}  # the first request for each event_id not stored yet
     for new in entries:
-        stored = known.get(new.event_id)
-        if stored is not None:
-            results.append((stored, False))
-            continue
-        seq += 1
-        entry = build_entry(
-            seq=seq, event_id=new.event_id, recorded_at=recorded_at, actor=new.actor, action=new.action,
-            subject=new.subject, payload=new.payload, prev_hash=prev_hash,
-        )
-        prev_hash = entry.entry_hash
-        known[new.event_id] = entry
-        fresh.append(entry)
-        results.append((entry, True))
-    await audit_store.insert_entries(conn, fresh)
+        if new.event_id not in known:
+            pending.setdefault(new.event_id, new)
+    rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+    known.update(zip(pending, map(entry_from_row, rows)))
+    results: list[tuple[AuditEntry, bool]] = []
+    for new in entries:
+        appended = pending.pop(new.event_id, None) is not None  # True once per event_id appended
+        results.append((known[new.event_id], appended))
+    await audit_store.insert_rows(conn, rows)
     return results
 
 
@@ -124,7 +117,11 @@ class AuditLog:
         one transaction, so a failure part-way leaves earlier batches stored (replay them: the
         event ids make that harmless).
         """
-        checked = [_checked(*request, index=i if len(requests) > 1 else None) for i, request in enumerate(requests)]
+        printed = plain_payloads([payload for *_, payload in requests])  # the common case, in bulk
+        checked = [
+            _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
+            for i, request in enumerate(requests)
+        ]
         results: list[tuple[AuditEntry, bool]] = []
         for start in range(0, len(checked), MAX_APPEND_BATCH):
             async with self._db.transaction() as conn:
@@ -207,15 +204,22 @@ class AuditLog:
 
 
 def _checked(
-    event_id: str, actor: str, action: str, subject: str, payload: Mapping[str, Any], *, index: int | None
+    event_id: str, actor: str, action: str, subject: str, payload: Mapping[str, Any], *, index: int | None,
+    printed: bytes | None = None,
 ) -> NewEntry:
-    """Validate one client request and canonicalise its payload; errors name the field."""
+    """Validate one client request and canonicalise its payload; errors name the field.
+
+    `printed` is the payload's canonical bytes when `plain_payloads` already settled them.
+    """
     where = "" if index is None else f"entries[{index}]."
-    for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
-        if not value:
-            raise InvalidInputError("is required", field=where + name)
+    if not (event_id and actor and action and subject):
+        for value, name in ((event_id, "event_id"), (actor, "actor"), (action, "action"), (subject, "subject")):
+            if not value:
+                raise InvalidInputError("is required", field=where + name)
     if event_id.startswith(BUS_EVENT_PREFIX):
         raise InvalidInputError(
             f"the prefix {BUS_EVENT_PREFIX!r} is reserved for events from the bus", field=where + "event_id"
         )
-    return NewEntry(event_id, actor, action, subject, canonical_payload(payload, field=where + "payload"))
+    if printed is None:
+        printed = canonical_payload(payload, field=where + "payload")
+    return NewEntry(event_id, actor, action, subject, printed)

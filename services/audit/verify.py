@@ -34,7 +34,7 @@ from agentcoord.store import audit as audit_store
 
 log = logging.getLogger(__name__)
 
-_BATCH = 5000
+_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -85,26 +85,29 @@ async def _verify_chain(db: Database, first_seq: int, to_seq: int, batch: int) -
     while tree.size < first_seq - 1:  # before the range: the stored hashes are the leaves
         async with db.transaction() as conn:
             rows = await audit_store.read_entry_hashes(conn, after_seq=tree.size, to_seq=first_seq - 1, limit=batch)
-        for seq, entry_hash in rows:
-            if seq != tree.size + 1:
-                detail = f"expected seq {tree.size + 1}, found seq {seq}"
-                return VerifyReport(False, 0, tree.size + 1, Problem.MISSING, detail), tree
-            tree.append(entry_hash)
-            anchor = entry_hash if seq == first_seq - 1 else None
+        seqs = [seq for seq, _ in rows]
+        hashes = [entry_hash for _, entry_hash in rows]
+        first = tree.size + 1
+        if seqs != list(range(first, first + len(rows))):
+            gap = next(i for i, seq in enumerate(seqs) if seq != first + i)
+            tree.extend(hashes[:gap])
+            detail = f"expected seq {tree.size + 1}, found seq {seqs[gap]}"
+            return VerifyReport(False, 0, tree.size + 1, Problem.MISSING, detail), tree
+        tree.extend(hashes)
+        if rows and rows[-1][0] == first_seq - 1:
+            anchor = hashes[-1]
         if len(rows) < batch:
             break
     verifier = ChainVerifier(first_seq=first_seq, prev_hash=anchor)
     after_seq = first_seq - 1
     while not verifier.failed:
         async with db.transaction() as conn:
-            entries = await audit_store.read_entries(conn, after_seq=after_seq, to_seq=to_seq, limit=batch)
-        for entry in entries:
-            if not verifier.check(entry):
-                break
-            tree.append(entry.entry_hash)
+            entries = await audit_store.read_entry_rows(conn, after_seq=after_seq, to_seq=to_seq, limit=batch)
+        passed = verifier.check_many(entries)
+        tree.extend([entry[8] for entry in entries[:passed]])  # the stored entry hashes
         if len(entries) < batch:
             break
-        after_seq = entries[-1].seq
+        after_seq = entries[-1][0]
     report = verifier.report()
     return VerifyReport(report.intact, report.entries_checked, report.first_bad_seq, report.problem,
                         report.detail, tree_size=tree.size, root_hash=tree.root()), tree

@@ -67,6 +67,26 @@ def test_replaying_an_event_id_returns_the_stored_entry_and_appends_nothing(
     assert first.payload == b'{"n":1}'
 
 
+def test_an_event_id_repeated_within_one_batch_is_appended_once(runner, make_db, fresh_database_url: str) -> None:
+    log = AuditLog(make_db(fresh_database_url))
+
+    async def scenario() -> tuple[list[tuple[AuditEntry, bool]], list[tuple[AuditEntry, bool]], int]:
+        first = await log.append_many([
+            ("a", "user:ana", "act", "system", {"n": 1}),
+            ("b", "user:ana", "act", "system", {"n": 2}),
+            ("a", "user:bob", "other", "system", {"n": 3}),
+        ])
+        again = await log.append_many([("b", "user:ana", "act", "system", {}), ("c", "user:ana", "act", "system", {})])
+        return first, again, len(await log.list_entries())
+
+    first, again, count = runner.run(scenario())
+    assert [appended for _, appended in first] == [True, True, False]
+    assert first[2][0] == first[0][0] and first[0][0].payload == b'{"n":1}'
+    assert [(entry.seq, appended) for entry, appended in again] == [(2, False), (3, True)]
+    assert again[1][0].prev_hash == first[1][0].entry_hash
+    assert count == 3
+
+
 def test_payload_secrets_never_reach_the_table(runner, make_db, fresh_database_url: str) -> None:
     log = AuditLog(make_db(fresh_database_url))
     runner.run(log.append("req-1", actor="agent:claude", action="tool.call", subject="system",

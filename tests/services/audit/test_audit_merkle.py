@@ -279,3 +279,19 @@ def test_every_size_up_to_128_matches_the_reference() -> None:
             proof = tree.consistency_proof(old, size)
             assert proof == ref_subproof(old, data[:size], True)
             assert verify_consistency(old, size, roots[old], roots[size], proof)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=300), st.lists(st.integers(0, 70), max_size=20))
+def test_extending_in_chunks_builds_the_tree_leaf_by_leaf_appends_build(data: list[bytes], cuts: list[int]) -> None:
+    one_by_one = MerkleTree()
+    for leaf in data:
+        one_by_one.append(leaf)
+    chunked = MerkleTree()
+    start = 0
+    for width in [*cuts, len(data)]:
+        chunked.extend(data[start : start + width])
+        start += width
+    assert chunked.size == one_by_one.size == len(data)
+    for size in range(len(data) + 1):
+        assert chunked.root(size) == one_by_one.root(size) == ref_root(data[:size])
