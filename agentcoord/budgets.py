@@ -9,12 +9,44 @@ Monday), calendar months, or `total` (never resets). Money is integer micro-doll
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
 
 from agentcoord.errors import InvalidInputError
 from agentcoord.money import format_usd
+
+
+class BudgetTouch(NamedTuple):
+    """What budgets need to know of usage events: whose they are and the UTC day they ended.
+
+    Every budget period is a union of whole UTC days, so the distinct touches of a batch of
+    usage say exactly which budgets and periods the batch can have pushed over a limit.
+    """
+
+    mission_id: str
+    agent: str
+    tags: tuple[str, ...]
+    day: date
+
+
+def budget_touches(
+    mission_ids: Sequence[str],
+    agents: Sequence[str],
+    tags: Sequence[tuple[str, ...]],
+    ended_at: Sequence[datetime],
+) -> set[BudgetTouch]:
+    """The distinct touches of usage events given column by column (times must be aware)."""
+    times = ended_at
+    if any(zone is not UTC for zone in set(map(_TZINFO, times))):
+        times = [t.astimezone(UTC) for t in times]
+    distinct = set(zip(mission_ids, agents, tags, map(datetime.toordinal, times), strict=True))
+    return {BudgetTouch(m, a, t, date.fromordinal(day)) for m, a, t, day in distinct}
+
+
+_TZINFO = operator.attrgetter("tzinfo")
 
 
 class BudgetScope(enum.Enum):

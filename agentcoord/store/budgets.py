@@ -6,11 +6,20 @@ Period arithmetic and "does this budget cover that usage" live in SQL functions 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from agentcoord.budgets import AlertLevel, Budget, BudgetPeriod, BudgetScope, BudgetStatus
+from psycopg.types.json import Jsonb
+
+from agentcoord.budgets import (
+    AlertLevel,
+    Budget,
+    BudgetPeriod,
+    BudgetScope,
+    BudgetStatus,
+    BudgetTouch,
+)
 from agentcoord.store.database import Connection
 
 _STATUS_COLUMNS = (
@@ -27,17 +36,26 @@ _ALL_AT_NOW = (
     "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
     " ORDER BY b.scope, b.subject, b.period"
 )
-# Budgets covering staged usage are locked (in one order) before their spend is read, so two
+# The (mission, agent, tags, UTC day) a batch of usage touched, passed as parallel arrays.
+_TOUCHES = (
+    "WITH touches AS (SELECT t.mission_id, t.agent,"
+    " ARRAY(SELECT jsonb_array_elements_text(t.tags)) AS tags,"
+    " t.day::timestamp AT TIME ZONE 'UTC' AS at"
+    " FROM unnest(%(mission_ids)s::text[], %(agents)s::text[], %(tags)s::jsonb[],"
+    " %(days)s::date[]) AS t (mission_id, agent, tags, day)) "
+)
+# Budgets covering new usage are locked (in one order) before their spend is read, so two
 # writers crossing a limit together serialise and the second sees the first's usage.
 _LOCK_TOUCHED = (
-    "SELECT 1 FROM budgets AS b WHERE EXISTS (SELECT 1 FROM usage_staging AS s"
+    _TOUCHES + "SELECT 1 FROM budgets AS b WHERE EXISTS (SELECT 1 FROM touches AS s"
     " WHERE budget_applies(b, s.mission_id, s.agent, s.tags))"
-    " ORDER BY b.scope, b.subject, b.period FOR UPDATE"
+    " ORDER BY b.scope, b.subject, b.period FOR UPDATE OF b"
 )
+# A period is a union of whole UTC days, so the day's start names the period it falls in.
 _TOUCHED = (
-    "SELECT " + _STATUS_COLUMNS.format(at="touched.at") + " FROM budgets AS b"
-    " CROSS JOIN LATERAL (SELECT DISTINCT budget_period_start(b.period, s.ended_at) AS at"
-    " FROM usage_staging AS s WHERE budget_applies(b, s.mission_id, s.agent, s.tags)) AS touched"
+    _TOUCHES + "SELECT " + _STATUS_COLUMNS.format(at="touched.at") + " FROM budgets AS b"
+    " CROSS JOIN LATERAL (SELECT DISTINCT budget_period_start(b.period, s.at) AS at"
+    " FROM touches AS s WHERE budget_applies(b, s.mission_id, s.agent, s.tags)) AS touched"
     " ORDER BY b.scope, b.subject, b.period, touched.at"
 )
 
@@ -90,10 +108,20 @@ async def budget_statuses(
     return [_status(row) for row in await cur.fetchall()]
 
 
-async def touched_budget_statuses(conn: Connection) -> list[BudgetStatus]:
-    """Lock the budgets covering staged usage; their spend in each period that usage falls in."""
-    await conn.execute(_LOCK_TOUCHED)
-    cur = await conn.execute(_TOUCHED)
+async def touched_budget_statuses(
+    conn: Connection, touches: Collection[BudgetTouch]
+) -> list[BudgetStatus]:
+    """Lock the budgets covering `touches`; their spend in each period the touches fall in."""
+    if not touches:
+        return []
+    params = {
+        "mission_ids": [t.mission_id for t in touches],
+        "agents": [t.agent for t in touches],
+        "tags": [Jsonb(list(t.tags)) for t in touches],
+        "days": [t.day for t in touches],
+    }
+    await conn.execute(_LOCK_TOUCHED, params)
+    cur = await conn.execute(_TOUCHED, params)
     return [_status(row) for row in await cur.fetchall()]
 
 

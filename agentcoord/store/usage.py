@@ -41,21 +41,21 @@ _COLUMNS = (
     "cost_micro_usd", "reported_cost_micro_usd", "computed_cost_micro_usd",
     "started_at", "ended_at",
 )  # fmt: skip
-_COLUMN_TYPES = (
+COLUMN_TYPES = (
     "text", "text", "text", "text", "text", "text", "text[]",
     "int8", "int8", "int8", "int8", "int8", "int8", "int8", "timestamptz", "timestamptz",
 )  # fmt: skip
-_COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in _COLUMNS)
+COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in _COLUMNS)
 _INSERT_ONE = sql.SQL(
     "INSERT INTO usage_events ({columns}) VALUES ({values})"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
-).format(columns=_COLUMN_LIST, values=sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)))
+).format(columns=COLUMN_LIST, values=sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)))
 _CREATE_STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS usage_staging"
     " (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 _COPY_STAGING = sql.SQL("COPY usage_staging ({columns}) FROM STDIN (FORMAT BINARY)").format(
-    columns=_COLUMN_LIST
+    columns=COLUMN_LIST
 )
 # Sorted, so concurrent batches with overlapping keys take row locks in one order (no deadlock).
 _MERGE_STAGING = sql.SQL(
@@ -67,7 +67,7 @@ _MERGE_STAGING = sql.SQL(
     " AS chunk FROM recorded)"
     " SELECT array_agg(idempotency_key ORDER BY idempotency_key) AS keys,"
     " sum(cost_micro_usd)::bigint AS cost_micro_usd FROM numbered GROUP BY chunk ORDER BY chunk"
-).format(columns=_COLUMN_LIST)
+).format(columns=COLUMN_LIST)
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ def _row(record: UsageRecord) -> tuple[object, ...]:
     )
 
 
-def _rows(batch: UsageBatch) -> Iterable[tuple[object, ...]]:
-    # Column order of _COLUMNS; tuples straight from the columns, no record per event.
+def usage_rows(batch: UsageBatch) -> Iterable[tuple[object, ...]]:
+    """Row tuples of `batch` in the column order of COLUMN_LIST, straight from the columns."""
     return zip(
         batch.idempotency_keys,
         batch.mission_ids,
@@ -128,16 +128,21 @@ async def insert_usage(conn: Connection, record: UsageRecord) -> bool:
     return await cur.fetchone() is not None
 
 
+async def create_staging(conn: Connection) -> None:
+    """Create this session's staging table (emptied at every commit) unless it exists."""
+    await conn.execute(_CREATE_STAGING)
+
+
 async def stage_usage(conn: Connection, batch: UsageBatch) -> None:
     """COPY the events of `batch` into this transaction's staging table (binary format).
 
     Call it once per batch as a stream arrives; nothing reaches usage_events until the merge
     (see `merge_staged_usage`).
     """
-    await conn.execute(_CREATE_STAGING)
+    await create_staging(conn)
     async with conn.cursor().copy(_COPY_STAGING) as copy:
-        copy.set_types(list(_COLUMN_TYPES))
-        for row in _rows(batch):
+        copy.set_types(list(COLUMN_TYPES))
+        for row in usage_rows(batch):
             await copy.write_row(row)
 
 

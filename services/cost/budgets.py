@@ -9,10 +9,17 @@ is what the policy checker calls before starting an attempt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from agentcoord.budgets import AlertLevel, Budget, BudgetDecision, BudgetScope, BudgetStatus
+from agentcoord.budgets import (
+    AlertLevel,
+    Budget,
+    BudgetDecision,
+    BudgetScope,
+    BudgetStatus,
+    BudgetTouch,
+)
 from agentcoord.store import Database
 from agentcoord.store.budgets import (
     budget_statuses,
@@ -34,14 +41,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def raise_budget_alerts(conn: Connection) -> list[tuple[BudgetStatus, AlertLevel]]:
-    """Alert once per budget, period and level that the staged usage pushed over a limit.
+async def raise_budget_alerts(
+    conn: Connection, touches: Collection[BudgetTouch]
+) -> list[tuple[BudgetStatus, AlertLevel]]:
+    """Alert once per budget, period and level that usage with these `touches` pushed over a limit.
 
-    Call inside the recording transaction, after the staged usage was merged. Returns the
-    alerts raised now.
+    Call inside the recording transaction, after the usage was written. Returns the alerts
+    raised now.
     """
     raised = []
-    for status in await touched_budget_statuses(conn):
+    for status in await touched_budget_statuses(conn, touches):
         for level in AlertLevel:
             limit = status.budget.limit_micro_usd(level)
             if limit is None or status.spent_micro_usd < limit:

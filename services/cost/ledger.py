@@ -3,11 +3,13 @@
 This is the plain object behind CostService. Usage is validated and priced before anything is
 written: the price table gives every event a computed cost, kept beside the cost the agent
 reported (if any), which is the one charged. Streams are checked and priced column by column
-(`UsageBatch`), not as a record per event, to keep per-event Python work small. Writes go through
-COPY into a staging table and one set-based merge, for a single event (`record`) as for a stream
-of millions (`record_stream`); a replayed idempotency key changes nothing and emits nothing. In
-the same transaction the ledger writes the bus events (`usage.recorded` per unary event,
-`usage.batch_recorded` per chunk of a stream) and any `budget.alert` the new usage raised.
+(`UsageBatch`), not as a record per event, to keep per-event Python work small. A single event
+(`record`) goes through a staging table and a merge; a stream (`record_stream`) is COPYed
+straight into usage_events and only falls back to staging and one merge when a key turns out to
+be known (see agentcoord.store.usage_writer). Either way a replayed idempotency key changes
+nothing and emits nothing. In the same transaction the ledger writes the bus events
+(`usage.recorded` per unary event, `usage.batch_recorded` per chunk of a stream) and any
+`budget.alert` the new usage raised (for the budgets and periods the usage touched).
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+from agentcoord.budgets import BudgetTouch, budget_touches
 from agentcoord.config import AgentConfig
 from agentcoord.errors import InvalidInputError
 from agentcoord.prices import ModelPrice, PriceTable
 from agentcoord.services.cost.budgets import raise_budget_alerts
 from agentcoord.store import Database
-from agentcoord.store.database import Connection
-from agentcoord.store.events import append_event
+from agentcoord.store.events import append_event, append_events
 from agentcoord.store.usage import merge_staged_usage, stage_usage, sum_spend
+from agentcoord.store.usage_writer import UsageWriter
 from agentcoord.usage import Spend, SpendDimension, SpendFilters, UsageBatch, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,11 @@ class CostLedger:
                     mission_id=stored.mission_id,
                     task_id=stored.task_id,
                 )
-                await raise_budget_alerts(conn)
+                await raise_budget_alerts(
+                    conn,
+                    {BudgetTouch(stored.mission_id, stored.agent, stored.tags,
+                                 stored.ended_at.astimezone(UTC).date())},
+                )  # fmt: skip
         log.info(
             "usage %s %s",
             stored.idempotency_key,
@@ -100,36 +107,49 @@ class CostLedger:
     async def record_stream(self, batches: AsyncIterable[UsageBatch]) -> StreamResult:
         """Store every event of `batches` in one transaction: all of them or, on error, none.
 
-        Each batch is validated and COPYed into staging as it arrives; the merge at the end
-        stores the new keys. An invalid event raises InvalidInputError whose field names its
-        position in the stream (`events[41].input_tokens`) and nothing is stored.
+        Each batch is validated, priced and written as it arrives (see UsageWriter: COPY into
+        usage_events, or staging and a merge once a key turns out to be known). An invalid
+        event raises InvalidInputError whose field names its position in the stream
+        (`events[41].input_tokens`) and nothing is stored.
         """
         received = 0
+        touches: set[BudgetTouch] = set()
         async with self._db.transaction() as conn:
-            async for batch in batches:
-                completed = self.complete_batch(batch, first_position=received)
-                received += len(batch)
-                await stage_usage(conn, completed)
-            recorded = await self._merge_stream(conn)
-        log.info("usage stream: %d received, %d recorded", received, recorded)
+            async with UsageWriter(conn) as writer:
+                async for batch in batches:
+                    completed = self.complete_batch(batch, first_position=received)
+                    received += len(batch)
+                    if not len(completed):
+                        continue
+                    touches |= budget_touches(
+                        completed.mission_ids, completed.agents, completed.tags,
+                        completed.ended_at,
+                    )  # fmt: skip
+                    await writer.write(completed)
+                chunks = await writer.finish()
+            if chunks:
+                await append_events(
+                    conn,
+                    topic=USAGE_BATCH_RECORDED_TOPIC,
+                    actor=COST_ACTOR,
+                    payloads=[
+                        {
+                            "events": len(chunk.idempotency_keys),
+                            "cost_micro_usd": chunk.cost_micro_usd,
+                            "idempotency_keys": list(chunk.idempotency_keys),
+                        }
+                        for chunk in chunks
+                    ],
+                )
+                await raise_budget_alerts(conn, touches)
+        recorded = sum(len(chunk.idempotency_keys) for chunk in chunks)
+        log.info(
+            "usage stream: %d received, %d recorded%s",
+            received,
+            recorded,
+            " (through staging: some keys were known)" if writer.fell_back else "",
+        )
         return StreamResult(received=received, recorded=recorded)
-
-    async def _merge_stream(self, conn: Connection) -> int:
-        chunks = await merge_staged_usage(conn)
-        for chunk in chunks:
-            await append_event(
-                conn,
-                topic=USAGE_BATCH_RECORDED_TOPIC,
-                actor=COST_ACTOR,
-                payload={
-                    "events": len(chunk.idempotency_keys),
-                    "cost_micro_usd": chunk.cost_micro_usd,
-                    "idempotency_keys": list(chunk.idempotency_keys),
-                },
-            )
-        if chunks:
-            await raise_budget_alerts(conn)
-        return sum(len(chunk.idempotency_keys) for chunk in chunks)
 
     async def spend(
         self,
