@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -13,7 +14,7 @@ from agentcoord.errors import InvalidInputError
 from agentcoord.prices import bundled_price_table
 from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
-from agentcoord.usage import UsageRecord
+from agentcoord.usage import UsageBatch, UsageRecord
 
 NOW = datetime(2026, 11, 5, 14, 30, tzinfo=UTC)  # Thursday; the ISO week began Monday 2 Nov
 
@@ -142,6 +143,33 @@ def test_concurrent_writers_crossing_a_limit_together_raise_one_alert(
     assert [(name, level) for name, level, _ in _alerts(fresh_database_url)] == [
         ("mission:m-1/total", "soft")
     ]
+
+
+def test_a_stream_alerts_once_for_each_period_its_usage_touched(
+    runner, parts, fresh_database_url
+) -> None:
+    ledger, keeper = parts
+    runner.run(keeper.set_budget(Budget(BudgetScope.TAG, "team:a", BudgetPeriod.DAY,
+                                        soft_limit_micro_usd=1_000)))
+    monday = datetime(2026, 11, 2, 10, tzinfo=UTC)
+    tuesday = datetime(2026, 11, 4, 2, tzinfo=timezone(timedelta(hours=5)))  # 21:00 UTC Tuesday
+    records = [
+        *(usage(f"mon-{i}", cost=300, tags=("team:a",), ended_at=monday) for i in range(4)),
+        *(usage(f"tue-{i}", cost=300, tags=("x", "team:a"), ended_at=tuesday) for i in range(4)),
+        usage("untagged", cost=5_000, ended_at=monday),
+    ]
+
+    async def stream() -> AsyncIterator[UsageBatch]:
+        yield UsageBatch.from_records(records[:5])
+        yield UsageBatch.from_records(records[5:])
+
+    first = runner.run(ledger.record_stream(stream()))
+    replay = runner.run(ledger.record_stream(stream()))
+
+    assert (first.recorded, replay.recorded) == (9, 0)
+    assert _alerts(fresh_database_url) == [
+        ("tag:team:a/day", "soft", 1_200), ("tag:team:a/day", "soft", 1_200),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
