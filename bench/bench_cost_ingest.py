@@ -4,9 +4,15 @@
     python bench/bench_cost_ingest.py --events 1000000     # the issue's size
 
 Uses DATABASE_URL, else an embedded PostgreSQL in a temp dir. Each method starts from an empty
-usage_events table. The gRPC path validates, prices, stages by COPY and merges with idempotency
-and bus events, all in one transaction; the baselines only insert rows. Prints events/s and
-ratios against raw COPY; asserts nothing about time.
+usage_events table. The baselines only insert rows (psycopg, from this process). The gRPC server
+runs in this process and validates, prices, COPYs with idempotency, writes bus events and checks
+budgets, all in one transaction; its client is a separate process, like a remote agent, in two
+modes measured one after the other:
+  prebuilt  the client serialises every message first, then the clock runs while it streams
+            them (what the server sustains)
+  built     the client builds each message while streaming (client CPU on the same 2 cores)
+Then the prebuilt stream is replayed unchanged (every key known: the staging + merge fall back).
+Prints events/s and ratios against raw COPY; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -76,28 +84,56 @@ def requests(n: int, per_message: int) -> Iterator[cost_pb2.RecordUsageStreamReq
         ])
 
 
-def grpc_stream(url: str, n: int, per_message: int) -> int:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    def run(coro):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
-
-    config = Config.from_env({"DATABASE_URL": url, "AGENTCOORD_DATA_DIR": tempfile.mkdtemp()})
-    db = run(Database.open(url))
-    hosted = run(start_services(["cost"], ServiceContext(config, db), host="127.0.0.1", port=0))
-    try:
-        options = [("grpc.max_send_message_length", 64 << 20)]
-        with grpc.insecure_channel(f"127.0.0.1:{hosted.port}", options=options) as channel:
-            response = cost_pb2_grpc.CostServiceStub(channel).RecordUsageStream(
-                requests(n, per_message), timeout=3600
+def _client(port: int, n: int, per_message: int, prebuilt: bool, queue: Any) -> None:
+    """Stream n events to the server at `port`; put (seconds, recorded) on `queue`."""
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        if prebuilt:
+            payloads = [request.SerializeToString() for request in requests(n, per_message)]
+            call = channel.stream_unary(
+                "/agentcoord.v1.CostService/RecordUsageStream",
+                request_serializer=None,  # the payloads are serialised already
+                response_deserializer=cost_pb2.RecordUsageStreamResponse.FromString,
             )
-        return int(response.recorded)
-    finally:
-        run(hosted.stop())
-        run(db.close())
-        loop.call_soon_threadsafe(loop.stop)
+            began = time.perf_counter()
+            response = call(iter(payloads), timeout=3600)
+        else:
+            stub = cost_pb2_grpc.CostServiceStub(channel)
+            began = time.perf_counter()
+            response = stub.RecordUsageStream(requests(n, per_message), timeout=3600)
+        queue.put((time.perf_counter() - began, int(response.recorded)))
+
+
+class CostServer:
+    """CostService on 127.0.0.1 in a background thread's event loop of this process."""
+
+    def __init__(self, url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        config = Config.from_env({"DATABASE_URL": url, "AGENTCOORD_DATA_DIR": tempfile.mkdtemp()})
+        self._db = self._run(Database.open(url))
+        self._hosted = self._run(
+            start_services(["cost"], ServiceContext(config, self._db), host="127.0.0.1", port=0)
+        )
+        self.port = self._hosted.port
+
+    def _run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def stream(self, n: int, per_message: int, *, prebuilt: bool) -> tuple[float, int]:
+        """Seconds the client took to stream n events, and how many the server recorded."""
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        client = ctx.Process(target=_client, args=(self.port, n, per_message, prebuilt, queue))
+        client.start()
+        seconds, recorded = queue.get()
+        client.join()
+        return seconds, recorded
+
+    def stop(self) -> None:
+        self._run(self._hosted.stop())
+        self._run(self._db.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 def main() -> None:
@@ -113,27 +149,47 @@ def main() -> None:
         url = embedded.url
     migrate(url)
     results = {}
+    recorded = {}
+    server = CostServer(url)
+
+    def timed(method: Callable[[], object]) -> float:
+        began = time.perf_counter()
+        method()
+        return time.perf_counter() - began
+
     try:
-        for name, method in (("executemany INSERT", lambda: executemany(url, args.events)),
-                             ("COPY (raw)", lambda: copy(url, args.events)),
-                             ("gRPC RecordUsageStream", lambda: grpc_stream(url, args.events, args.per_message))):
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("TRUNCATE usage_events")
-            began = time.perf_counter()
-            method()
-            results[name] = time.perf_counter() - began
+        for name, method in (
+            ("executemany INSERT", lambda: timed(lambda: executemany(url, args.events))),
+            ("COPY (raw)", lambda: timed(lambda: copy(url, args.events))),
+            ("gRPC stream, prebuilt", lambda: server.stream(args.events, args.per_message, prebuilt=True)),
+            ("gRPC replay, prebuilt", lambda: server.stream(args.events, args.per_message, prebuilt=True)),
+            ("gRPC stream, built", lambda: server.stream(args.events, args.per_message, prebuilt=False)),
+        ):
+            if "replay" not in name:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("TRUNCATE usage_events")
+            outcome = method()
+            if isinstance(outcome, tuple):
+                results[name], recorded[name] = outcome
+            else:
+                results[name] = outcome
             with psycopg.connect(url) as conn:
                 stored = conn.execute("SELECT count(*) FROM usage_events").fetchone()[0]
             assert stored == args.events, (name, stored)
     finally:
+        server.stop()
         if embedded is not None:
             embedded.stop()
+    assert recorded["gRPC stream, prebuilt"] == recorded["gRPC stream, built"] == args.events
+    assert recorded["gRPC replay, prebuilt"] == 0, recorded
     copy_rate = args.events / results["COPY (raw)"]
     print(f"{args.events:,} usage events, {args.per_message} per stream message")
     print(f"{'method':<24} {'seconds':>8} {'events/s':>10} {'vs COPY':>8}")
     for name, seconds in results.items():
         rate = args.events / seconds
         print(f"{name:<24} {seconds:8.2f} {rate:10,.0f} {rate / copy_rate:8.2f}x")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+          f" on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

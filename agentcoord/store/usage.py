@@ -99,8 +99,13 @@ def _row(record: UsageRecord) -> tuple[object, ...]:
     )
 
 
-def usage_rows(batch: UsageBatch) -> Iterable[tuple[object, ...]]:
-    """Row tuples of `batch` in the column order of COLUMN_LIST, straight from the columns."""
+def usage_rows(
+    batch: UsageBatch, *, costs_micro_usd: Sequence[int] | None = None
+) -> Iterable[tuple[object, ...]]:
+    """Row tuples of `batch` in the column order of COLUMN_LIST, straight from the columns.
+
+    `costs_micro_usd` is `batch.costs_micro_usd()` when the caller has it already.
+    """
     return zip(
         batch.idempotency_keys,
         batch.mission_ids,
@@ -113,7 +118,7 @@ def usage_rows(batch: UsageBatch) -> Iterable[tuple[object, ...]]:
         batch.output_tokens,
         batch.cache_read_tokens,
         batch.cache_write_tokens,
-        batch.costs_micro_usd(),
+        batch.costs_micro_usd() if costs_micro_usd is None else costs_micro_usd,
         batch.reported_costs_micro_usd,
         batch.computed_costs_micro_usd or [None] * len(batch),
         batch.started_at,

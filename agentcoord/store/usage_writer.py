@@ -129,13 +129,14 @@ class UsageWriter:
         """Send one batch (COPY into usage_events, or staging once the fast path failed)."""
         if not len(batch):
             return
-        rows = self._encode(batch)
+        costs = batch.costs_micro_usd()
+        rows = self._encode(batch, costs)
         if self._fell_back:
             await self._stage([rows])
             return
         self._spool.write(rows)
         self._keys.append(batch.idempotency_keys)
-        self._costs.append(batch.costs_micro_usd())
+        self._costs.append(costs)
         try:
             if not self._started:
                 await self._start()
@@ -176,12 +177,12 @@ class UsageWriter:
             for i in range(0, len(keys), size)
         ]
 
-    def _encode(self, batch: UsageBatch) -> bytes:
+    def _encode(self, batch: UsageBatch, costs: Sequence[int]) -> bytes:
         """The rows of `batch` in binary COPY format, without the framing."""
         encoder = AsyncCopy(self._encoder_cursor, binary=True, writer=_Discard())
         encoder.set_types(list(COLUMN_TYPES))
         formatter = encoder.formatter
-        parts = [formatter.write_row(row) for row in usage_rows(batch)]
+        parts = [formatter.write_row(row) for row in usage_rows(batch, costs_micro_usd=costs)]
         parts.append(formatter.end())
         return b"".join(parts)[len(_SIGNATURE) : -len(_TRAILER)]
 

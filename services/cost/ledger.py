@@ -221,7 +221,10 @@ class CostLedger:
             ("cost_micro_usd", batch.reported_costs_micro_usd),
         ):
             column: Sequence[int | None] = counts
-            if min((c for c in column if c is not None), default=0) < 0:
+            present = cast(
+                Sequence[int], [c for c in column if c is not None] if None in column else column
+            )
+            if min(present, default=0) < 0:
                 index = _first(c is not None and c < 0 for c in column)
                 raise bad(index, name, f"must not be negative, got {column[index]}")
         if any(map(bool, batch.tags)):
