@@ -63,7 +63,7 @@ def run_polars(url: str) -> dict[str, Any]:
     began = time.perf_counter()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    events = frame.lazy().rename({"ended_at_us": "ended_at"})
+    events = frame.lazy()
     result = aggregate_spend(events, KEYS).collect()
     aggregate = time.perf_counter() - began
     return {"read": read, "aggregate": aggregate, "total": int(result["cost_micro_usd"].sum()), "groups": result.height}
