@@ -6,9 +6,11 @@
 Uses DATABASE_URL, else an embedded PostgreSQL in a temp dir; fills usage_events with
 generate_series (every event inside the reported week). Each method runs in its own process
 (so peak RSS is its own) and produces spend by agent and mission for last week:
-  polars  agentcoord.reports.spend_frame: COPY -> Arrow -> Polars lazy group-by
-  pandas  the same Arrow read, then to_pandas() and DataFrame.groupby
-  sql     GROUP BY in PostgreSQL, rows fetched by psycopg
+  polars      read_usage_arrow (ADBC: binary -> Arrow in C++) -> Polars lazy group-by
+  polars-csv  the same, read the way a connection inside a transaction reads (COPY -> CSV ->
+              pyarrow; the only read before ADBC)
+  pandas      the ADBC read, then to_pandas() and DataFrame.groupby
+  sql         GROUP BY in PostgreSQL, rows fetched by psycopg
 Prints seconds (read and aggregate separately where they are separate), peak RSS, and ratios.
 Asserts only that all three agree on the total; nothing about time.
 """
@@ -52,12 +54,14 @@ def fill(url: str, n: int) -> None:
         conn.execute("VACUUM ANALYZE usage_events")
 
 
-def run_polars(url: str) -> dict[str, Any]:
+def run_polars(url: str, *, csv: bool = False) -> dict[str, Any]:
     import polars as pl
 
     period = parse_period("last-week", now=NOW)
     began = time.perf_counter()
     with psycopg.connect(url) as conn:
+        if csv:
+            conn.execute("SELECT 1")  # inside a transaction: the COPY -> CSV read
         table = read_usage_arrow(conn, start=period.start, end=period.end)
     read = time.perf_counter() - began
     began = time.perf_counter()
@@ -109,7 +113,9 @@ def run_sql(url: str) -> dict[str, Any]:
 
 
 def _child(name: str, url: str, queue: Any) -> None:
-    result = {"polars": run_polars, "pandas": run_pandas, "sql": run_sql}[name](url)
+    methods = {"polars": run_polars, "polars-csv": lambda u: run_polars(u, csv=True),
+               "pandas": run_pandas, "sql": run_sql}
+    result = methods[name](url)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(result)
 
@@ -136,20 +142,23 @@ def main() -> None:
     try:
         migrate(url)
         fill(url, args.events)
-        results = {name: measure(name, url) for name in ("polars", "pandas", "sql")}
+        results = {name: measure(name, url) for name in ("polars", "polars-csv", "pandas", "sql")}
     finally:
         if embedded is not None:
             embedded.stop()
     assert len({r["total"] for r in results.values()}) == 1, results
     print(f"weekly report (by agent, mission) over {args.events:,} usage events, {results['sql']['groups']} groups")
-    print(f"{'path':<8} {'read s':>8} {'aggregate s':>12} {'total s':>8} {'peak RSS MB':>12}")
+    print(f"{'path':<10} {'read s':>8} {'aggregate s':>12} {'total s':>8} {'peak RSS MB':>12}")
     for name, r in results.items():
-        print(f"{name:<8} {r['read']:8.2f} {r['aggregate']:12.3f} {r['read'] + r['aggregate']:8.2f} {r['peak_rss_mb']:12.0f}")
+        print(f"{name:<10} {r['read']:8.2f} {r['aggregate']:12.3f} {r['read'] + r['aggregate']:8.2f} {r['peak_rss_mb']:12.0f}")
     polars, pandas, sql = results["polars"], results["pandas"], results["sql"]
     print(f"aggregate: polars is {pandas['aggregate'] / polars['aggregate']:.1f}x faster than pandas")
+    print(f"read: ADBC is {results['polars-csv']['read'] / polars['read']:.2f}x faster than COPY -> CSV")
     polars_s, pandas_s = polars["read"] + polars["aggregate"], pandas["read"] + pandas["aggregate"]
     print(f"end to end: pandas {pandas_s:.2f} s / polars {polars_s:.2f} s = {pandas_s / polars_s:.2f}x;"
           f" SQL GROUP BY {sql['aggregate']:.2f} s (polars / SQL = {polars_s / sql['aggregate']:.2f})")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+          f" on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -57,18 +57,11 @@ _ARROW_SCHEMA = pa.schema(
         ("ended_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-_USAGE_SELECT = (
+_USAGE_QUERY = sql.SQL(
     "SELECT agent, mission_id AS mission, task_id AS task, model, attempt_id, input_tokens,"
     " output_tokens, cost_micro_usd, computed_cost_micro_usd, reported_cost_micro_usd, ended_at"
-    " FROM usage_events"
+    " FROM usage_events WHERE ended_at >= {start} AND ended_at < {end}"
 )
-# The WHERE clause for each combination of bounds (start, end) present.
-_USAGE_WHERE = {
-    (False, False): "",
-    (True, False): " WHERE ended_at >= $1",
-    (False, True): " WHERE ended_at < $1",
-    (True, True): " WHERE ended_at >= $1 AND ended_at < $2",
-}
 _CSV_TYPES = {
     **{field.name: field.type for field in _ARROW_SCHEMA if field.name != "ended_at"},
     "ended_at_us": pa.int64(),
@@ -149,10 +142,14 @@ def read_usage_arrow(
     """
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         return _read_in_transaction(conn, start=start, end=end)
-    bounds = [bound for bound in (start, end) if bound is not None]
-    query = _USAGE_SELECT + _USAGE_WHERE[(start is not None, end is not None)]
+    # Bounds are quoted into the text: without parameters the driver streams the result with
+    # COPY in batches; with them it holds the whole result in libpq first (twice the memory).
+    query = _USAGE_QUERY.format(
+        start=sql.Literal(start) if start is not None else sql.SQL("'-infinity'"),
+        end=sql.Literal(end) if end is not None else sql.SQL("'infinity'"),
+    ).as_string(conn)
     with adbc.connect(_conninfo(conn)) as reader, reader.cursor() as cur:
-        cur.execute(query, bounds or None)
+        cur.execute(query)
         table = cur.fetch_arrow_table()
     return table.cast(_ARROW_SCHEMA)
 
