@@ -72,7 +72,11 @@ _MERGE_STAGING = sql.SQL(
 
 @dataclass(frozen=True)
 class RecordedChunk:
-    """Keys a batch insert stored now (sorted) and their summed cost: one outbox event's worth."""
+    """Keys a batch insert stored now and their summed cost: one outbox event's worth.
+
+    From `merge_staged_usage` the keys are sorted; from a stream COPYed directly (see
+    usage_writer) they follow stream order.
+    """
 
     idempotency_keys: tuple[str, ...]
     cost_micro_usd: int
