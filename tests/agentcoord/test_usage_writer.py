@@ -192,7 +192,7 @@ def test_appended_events_keep_their_order(runner, fresh_db) -> None:
                 conn, topic="test.many", actor="test", payloads=[{"i": i} for i in range(5)]
             )
         async with fresh_db.transaction() as conn:
-            events = await read_events_after(conn, 0)
+            events = await read_events_after(conn)
         assert [e.event_id for e in events] == ids
         return [e.payload["i"] for e in events]
 
