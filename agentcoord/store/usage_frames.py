@@ -189,7 +189,8 @@ def read_usage_frame(
     conn: psycopg.Connection[Any], *, start: datetime | None, end: datetime | None
 ) -> pl.DataFrame:
     """Usage events ending in [start, end) as a Polars frame with USAGE_FRAME_SCHEMA columns."""
-    frame = pl.from_arrow(read_usage_arrow(conn, start=start, end=end))
+    # The read arrives in batches; aggregations scan them as they are, so no copy into one chunk.
+    frame = pl.from_arrow(read_usage_arrow(conn, start=start, end=end), rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     return frame.select(list(USAGE_FRAME_SCHEMA))
 

@@ -76,11 +76,17 @@ def test_killing_an_attempts_worker_reruns_only_that_task(stack: Any) -> None:
     url = stack.config.database.url
     mission_id = _create(stack, _chain("code", "slow", "docs"))
     _wait(lambda: _tasks(url, mission_id)["s1"][0] == "running", what="s1 running")
-    workers = [
-        p for p in psutil.process_iter(["cmdline"])
-        if any("execute_attempt" in part for part in (p.info["cmdline"] or []))
-    ]
-    assert workers, "no worker process is running the attempt"
+    workers: list[psutil.Process] = []
+
+    def attempt_workers() -> bool:
+        # The start is committed before the attempt is launched: wait for a worker to pick it up.
+        workers[:] = [
+            p for p in psutil.process_iter(["cmdline"])
+            if any("execute_attempt" in part for part in (p.info["cmdline"] or []))
+        ]
+        return bool(workers)
+
+    _wait(attempt_workers, deadline_s=30.0, what="a worker process running the attempt")
     for worker in workers:
         worker.send_signal(signal.SIGKILL)  # the worker dies mid-attempt, as in an OOM kill
     _wait(lambda: _mission_state(url, mission_id) == "completed", what="mission completed")
