@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from agentcoord.cli.output import say, table
+from agentcoord.cli.output import say, shorten, table
 from agentcoord.clients import MissionClient
 from agentcoord.config import Config
 from agentcoord.missions import load_mission_file
@@ -142,12 +142,12 @@ def describe_event(event: mission_pb2.MissionEvent) -> str:
     payload = json.loads(event.payload_json or "{}")
     if event.topic == "task.state":
         agent = f" on {payload['agent']}" if payload.get("agent") else ""
-        reason = f" ({_shorten(payload['reason'])})" if payload.get("reason") and payload["to"] != "succeeded" else ""
+        reason = f" ({shorten(payload['reason'])})" if payload.get("reason") and payload["to"] != "succeeded" else ""
         return f"  {event.task_id}: {payload['from']} -> {payload['to']}{agent}{reason}"
     if event.topic == "mission.state":
         return f"  mission: {payload['from']} -> {payload['to']}"
     if event.topic == "task.reviewed":
-        reason = f": {_shorten(payload['reason'])}" if payload.get("reason") else ""
+        reason = f": {shorten(payload['reason'])}" if payload.get("reason") else ""
         return f"  {event.task_id}: {payload['verdict']} by {payload['reviewer']}{reason}"
     if event.topic == "task.deferred":
         return f"  {event.task_id}: waits for {payload['blocked_by']} (same paths)"
@@ -168,14 +168,11 @@ def print_mission(mission: mission_pb2.Mission) -> None:
     say(f"  cost:   {usd(sum(t.cost_micro_usd for t in mission.tasks))}{forecast}{budget}")
     rows = [
         (t.spec.id, task_state_from_proto(t.state).value, t.agent or "-", str(t.attempts), usd(t.cost_micro_usd),
-         _shorten(t.reason, 70))
+         shorten(t.reason, 70))
         for t in mission.tasks
     ]
     say(table(("TASK", "STATE", "AGENT", "ATTEMPTS", "COST", "REASON"), rows))
 
-
-def _shorten(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _state(mission: mission_pb2.Mission) -> str:

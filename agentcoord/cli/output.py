@@ -14,6 +14,11 @@ def warn(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def shorten(text: str, limit: int = 90) -> str:
+    """`text` cut to `limit` characters, ending in '...' when cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain, aligned text table."""
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]

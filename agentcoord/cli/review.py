@@ -6,7 +6,7 @@ import argparse
 import getpass
 import uuid
 
-from agentcoord.cli.output import say, table
+from agentcoord.cli.output import say, shorten, table
 from agentcoord.clients import MissionClient
 from agentcoord.config import Config
 from agentcoord.money import format_usd as usd
@@ -53,7 +53,7 @@ def list_queue(args: argparse.Namespace, config: Config) -> int:
         client.close()
     rows = [
         (i.mission_id, i.mission_name, i.task.spec.id, i.task.agent, usd(i.task.cost_micro_usd),
-         i.waiting_since.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), _shorten(i.summary))
+         i.waiting_since.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"), shorten(i.summary, 60))
         for i in items
     ]
     say(table(("MISSION", "NAME", "TASK", "AGENT", "COST", "WAITING SINCE (UTC)", "RESULT"), rows))
@@ -79,6 +79,3 @@ def review_task(args: argparse.Namespace, config: Config) -> int:
     )
     return 0
 
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,7 +11,7 @@ from agentcoord.money import micro_usd_to_usd
 from agentcoord.reviews import Review, ReviewVerdict
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store.events import Event
-from agentcoord.store.missions import MissionRecord
+from agentcoord.store.missions import MissionRecord, TaskRecord
 from agentcoord.store.reviews import ReviewQueueItem
 from agentcoord.v1 import mission_pb2
 
@@ -81,17 +81,18 @@ def mission_to_proto(mission: MissionRecord) -> mission_pb2.Mission:
     return mission_pb2.Mission(
         mission_id=mission.mission_id, name=mission.name, goal=mission.goal,
         state=mission_state_to_proto(mission.state), reason=mission.reason,
-        tasks=[
-            mission_pb2.Task(
-                spec=task_to_proto(t.spec), state=task_state_to_proto(t.state), agent=t.agent, reason=t.reason,
-                attempts=t.attempts, cost_micro_usd=t.cost_micro_usd,
-            )
-            for t in mission.tasks
-        ],
+        tasks=[task_record_to_proto(t) for t in mission.tasks],
         created_at=timestamp(mission.created_at), updated_at=timestamp(mission.updated_at),
         settings=settings_to_proto(mission.settings),
         forecast_p50_micro_usd=mission.forecast_p50_micro_usd or 0,
         forecast_p90_micro_usd=mission.forecast_p90_micro_usd or 0,
+    )
+
+
+def task_record_to_proto(task: TaskRecord) -> mission_pb2.Task:
+    return mission_pb2.Task(
+        spec=task_to_proto(task.spec), state=task_state_to_proto(task.state), agent=task.agent, reason=task.reason,
+        attempts=task.attempts, cost_micro_usd=task.cost_micro_usd,
     )
 
 
@@ -140,8 +141,7 @@ def verdict_from_proto(value: mission_pb2.ReviewVerdict) -> ReviewVerdict | None
 
 
 def queue_item_to_proto(item: ReviewQueueItem, mission: MissionRecord) -> mission_pb2.ReviewQueueItem:
-    task = next(t for t in mission_to_proto(mission).tasks if t.spec.id == item.task_id)
     return mission_pb2.ReviewQueueItem(
-        mission_id=item.mission_id, mission_name=item.mission_name, task=task, attempt_id=item.attempt_id,
+        mission_id=item.mission_id, mission_name=item.mission_name, task=task_record_to_proto(mission.task(item.task_id)), attempt_id=item.attempt_id,
         summary=item.summary, waiting_since=timestamp(item.waiting_since),
     )
