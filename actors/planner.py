@@ -2,7 +2,7 @@
 
 The agent is the one the RoutingService picks for the `plan` capability; the proposal is
 validated and retried by `agentcoord.planning.plan_tasks` inside a Ray task, so a planner that
-hangs or crashes takes a worker down, not the Mission actor.
+hangs or crashes takes a worker down, not the Mission host.
 """
 
 from __future__ import annotations

@@ -1,20 +1,22 @@
-"""The MissionSupervisor: the named, detached actor that owns every Mission actor.
+"""The MissionSupervisor: the named, detached actor that places missions on Mission hosts.
 
-It starts a Mission actor per mission, watches it to the end and then retires it. Whenever it
-starts (first creation, a Ray restart after a crash, or `agentcoord up` on a fresh Ray) it
-re-attaches every mission the store says is unfinished.
+It runs each mission on its shared host (or on a host of its own, once the shared host declined
+it as a suspect of crashing), watches the run to the end, and retires hosts of one mission.
+Whenever it starts (first creation, a Ray restart after a crash, or `agentcoord up` on a fresh
+Ray) it creates the shared hosts and re-attaches every mission the store says is unfinished.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import time
+from typing import Any, cast
 
 import ray
 
 from agentcoord.actors import NAMESPACE
-from agentcoord.actors.mission import mission_actor
+from agentcoord.actors.mission_host import ISOLATE, mission_host, start_shared_hosts
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
 from agentcoord.states import MissionState
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 ACTOR_NAME = "mission-supervisor"
 MAX_RUNS = 4
-"""Failed runs of a mission's actor before the mission itself is failed."""
+"""Failed runs of a mission before the mission itself is failed."""
 RERUN_BASE_S = 1.0
 RERUN_MAX_S = 30.0
 _UNFINISHED = tuple(state for state in MissionState if not state.is_terminal)
@@ -37,11 +39,13 @@ class MissionSupervisorShell:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._actors: dict[str, Any] = {}
+        self._hosts: dict[str, tuple[str, Any]] = {}
+        """mission id -> (actor name, handle) of the host running it now"""
+        self._shared_hosts = start_shared_hosts(config)
         self._reattached = asyncio.ensure_future(self.reattach())  # after a restart, nobody else will ask
 
     async def start_mission(self, mission_id: str, config: Config | None = None) -> None:
-        """Start (or keep) the Mission actor for `mission_id`; idempotent.
+        """Start (or keep) running `mission_id` on its host; idempotent.
 
         `config` is the caller's (its service addresses); several control planes may share
         one Ray cluster, so the supervisor does not assume its own first config is current.
@@ -52,10 +56,15 @@ class MissionSupervisorShell:
         self._watchers[mission_id] = asyncio.ensure_future(self._watch(mission_id, config or self._config))
 
     async def wake_mission(self, mission_id: str) -> None:
-        """Tell a running Mission actor the store changed (cancelled, reviewed): re-read it now."""
-        actor = self._actors.get(mission_id)
-        if actor is not None:
-            await actor.wake.remote()
+        """Tell the mission's host the store changed (cancelled, reviewed): re-read it now."""
+        placed = self._hosts.get(mission_id)
+        if placed is not None:
+            await placed[1].wake.remote(mission_id)
+
+    async def host_of(self, mission_id: str) -> str | None:
+        """The actor name of the host running `mission_id` now, if any (for operators and tests)."""
+        placed = self._hosts.get(mission_id)
+        return placed[0] if placed is not None else None
 
     async def reattach(self, config: Config | None = None) -> list[str]:
         """Start every mission the store says is unfinished; return their ids."""
@@ -76,38 +85,44 @@ class MissionSupervisorShell:
         return sorted(m for m, w in self._watchers.items() if not w.done())
 
     async def _watch(self, mission_id: str, config: Config) -> None:
-        """Run the mission's actor until the mission ends or parks awaiting review; if its run
-        fails, start a fresh one, a few times.
+        """Run the mission until it ends or parks awaiting review; if a run fails, run it again,
+        a few times.
 
-        Ray restarts an actor whose process dies; this covers the other way a run ends early,
-        an error escaping the runner (a service unreachable for longer than its retries, the
-        database refusing connections). After MAX_RUNS failed runs the mission is failed with
-        the last error, so it never stays 'running' with nobody driving it.
+        Ray restarts a host whose process dies and re-delivers the run; this covers the other
+        way a run ends early, an error escaping the runner (a service unreachable for longer
+        than its retries, the database refusing connections). After MAX_RUNS failed runs the
+        mission is failed with the last error, so it never stays 'running' with nobody driving it.
         """
         failed_runs = 0
-        while True:
-            actor = mission_actor(config, mission_id)
-            self._actors[mission_id] = actor
-            try:
-                state = await actor.run.remote()
-            except Exception as exc:  # noqa: BLE001 -- any failed run is retried with a fresh actor
-                cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
-                error = f"{type(cause).__name__}: {cause}"
-                failed_runs += 1
-                log.warning("mission run %d failed: %s", failed_runs, error, extra={"mission_id": mission_id})
-                state = ""
-            finally:
-                self._actors.pop(mission_id, None)
-                ray.kill(actor, no_restart=True)
-            if state:
-                log.info("mission run ended as %s", state, extra={"mission_id": mission_id})
-                if state != MissionState.AWAITING_REVIEW.value or not await self._reviewed_meanwhile(mission_id, config):
+        isolated = False
+        try:
+            while True:
+                name, host = mission_host(config, mission_id, isolated=isolated)
+                self._hosts[mission_id] = (name, host)
+                try:
+                    state = await host.run.remote(mission_id, config)
+                except Exception as exc:  # noqa: BLE001 -- any failed run is retried
+                    cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
+                    error = f"{type(cause).__name__}: {cause}"
+                    failed_runs += 1
+                    log.warning("mission run %d failed: %s", failed_runs, error, extra={"mission_id": mission_id})
+                    state = ""
+                finally:
+                    self._hosts.pop(mission_id, None)
+                if state == ISOLATE:
+                    isolated = True
+                elif state:
+                    log.info("mission run ended as %s", state, extra={"mission_id": mission_id})
+                    if state != MissionState.AWAITING_REVIEW.value or not await self._reviewed_meanwhile(mission_id, config):
+                        return
+                elif failed_runs >= MAX_RUNS:
+                    await self._fail(mission_id, config, f"mission failed {MAX_RUNS} runs; last error: {error}")
                     return
-            elif failed_runs >= MAX_RUNS:
-                await self._fail(mission_id, config, f"mission actor failed {MAX_RUNS} runs; last error: {error}")
-                return
-            else:
-                await asyncio.sleep(min(RERUN_MAX_S, RERUN_BASE_S * 2 ** (failed_runs - 1)))
+                else:
+                    await asyncio.sleep(min(RERUN_MAX_S, RERUN_BASE_S * 2 ** (failed_runs - 1)))
+        finally:
+            if isolated:
+                ray.kill(host, no_restart=True)
 
     async def _reviewed_meanwhile(self, mission_id: str, config: Config) -> bool:
         """True when a review put the mission back to running as its run was parking it.
@@ -148,3 +163,16 @@ def supervisor_handle(config: Config) -> Any:
     return MissionSupervisorActor.options(  # type: ignore[attr-defined]
         name=ACTOR_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True
     ).remote(config)
+
+
+def running_host(mission_id: str, *, timeout_s: float = 30.0) -> Any:
+    """The host actor running `mission_id` now, waiting while it is between runs; for operators and tests."""
+    supervisor = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        name = cast("str | None", ray.get(supervisor.host_of.remote(mission_id), timeout=timeout_s))
+        if name is not None:
+            return ray.get_actor(name, namespace=NAMESPACE)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"mission {mission_id} is not running on any host")
+        time.sleep(0.05)

@@ -82,7 +82,7 @@ def budget_status_from_proto(status: cost_pb2.BudgetStatus) -> BudgetStatus:
 
 
 class RoutingClient:
-    """Async client of RoutingService (used inside Mission actors)."""
+    """Async client of RoutingService (used inside Mission hosts)."""
 
     def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         self._address = address
@@ -102,7 +102,7 @@ class RoutingClient:
 
 
 class BudgetClient:
-    """Async client of CostService.CheckBudget (used inside Mission actors before each attempt)."""
+    """Async client of CostService.CheckBudget (used inside Mission hosts before each attempt)."""
 
     def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         self._address = address

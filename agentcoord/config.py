@@ -20,6 +20,8 @@ Environment variables:
   AGENTCOORD_GITHUB_WEBHOOK_SECRET  secret of the GitHub webhook (POST /hooks/github on the
                            hook port: pull requests of task branches become review verdicts);
                            unset leaves it off.
+  AGENTCOORD_MISSION_HOSTS  how many Mission host actors share the missions (default 2); change
+                           it only with Ray restarted, since it decides which host runs a mission.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ class Config:
     hook_port: int = 8787
     hook_token: str = field(default="", repr=False)  # a secret: never printed with the config
     github_webhook_secret: str = field(default="", repr=False)  # a secret too
+    mission_hosts: int = 2
+    """Mission host actors (processes) the missions are spread over; see actors.mission_host."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -128,6 +132,7 @@ class Config:
             hook_port=_port(env, "AGENTCOORD_HOOK_PORT", 8787),
             hook_token=env.get("AGENTCOORD_HOOK_TOKEN", ""),
             github_webhook_secret=env.get("AGENTCOORD_GITHUB_WEBHOOK_SECRET", ""),
+            mission_hosts=_count(env, "AGENTCOORD_MISSION_HOSTS", 2),
         )
 
     def with_database_url(self, url: str) -> Config:
@@ -211,6 +216,15 @@ def _port(env: Mapping[str, str], key: str, default: int) -> int:
         return default
     if not raw.isdigit() or not 0 <= int(raw) <= 65535:
         raise InvalidInputError(f"{raw!r} is not a TCP port", source="environment", field=key)
+    return int(raw)
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 1024:
+        raise InvalidInputError(f"{raw!r} is not a whole number from 1 to 1024", source="environment", field=key)
     return int(raw)
 
 

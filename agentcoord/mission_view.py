@@ -1,8 +1,8 @@
 """A mission's state as a fold over its events.
 
 The events table is the mission's log: every transition is appended there (in the same
-transaction as the table update that mirrors it for queries). A Mission actor rebuilds its
-working state by folding the log, so a restarted actor knows exactly what was done, what was
+transaction as the table update that mirrors it for queries). A mission runner rebuilds its
+working state by folding the log, so a restarted runner knows exactly what was done, what was
 running and what was never started, without trusting anything but the log.
 """
 

@@ -24,7 +24,7 @@ import ray
 
 from agentcoord.actors import NAMESPACE, RAY_SYSTEM_CONFIG
 from agentcoord.actors.agents import AgentRun
-from agentcoord.actors.mission import mission_actor_name
+from agentcoord.actors.supervisor import running_host
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
 from agentcoord.clients import MissionClient
 from agentcoord.config import Config
@@ -61,7 +61,7 @@ def task_latencies_ms(url: str, mission_ids: list[str]) -> dict[str, list[float]
 
     ready -> running is the mission machinery alone (checks, routing, the start commit);
     running -> succeeded adds the attempt itself (Ray queueing and the executor) and its finish.
-    Per mission: created -> running (the Mission actor's process start and first reads).
+    Per mission: created -> running (placement on its host and first reads).
     """
     latencies: dict[str, list[float]] = {"ready->succeeded": [], "ready->running": [], "running->succeeded": [],
                                          "mission created->running": []}
@@ -116,7 +116,7 @@ def bare_ray(config: Config, count: int) -> float:
 
 
 def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
-    """Kill a running Mission actor; time until its mission records its next transition."""
+    """Kill the Mission host running a mission; time until the mission records its next transition."""
     times = []
     client = MissionClient(address)
     try:
@@ -127,7 +127,7 @@ def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
                 while conn.execute("SELECT count(*) FROM tasks WHERE mission_id = %s AND state = 'succeeded'",
                                    (mission_id,)).fetchone()[0] < 4:
                     time.sleep(0.01)
-                actor = ray.get_actor(mission_actor_name(mission_id), namespace=NAMESPACE)
+                actor = running_host(mission_id)
                 killed = time.perf_counter()
                 ray.kill(actor, no_restart=False)
                 last = conn.execute("SELECT max(event_id) FROM events WHERE mission_id = %s", (mission_id,)).fetchone()[0]
@@ -178,7 +178,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"orchestration overhead per task (throughput): {(mission_s - bare_s) / total * 1000:.1f} ms")
     for name, values in latencies.items():
         print(f"latency {name + ':':27s} median {statistics.median(values):7.1f} ms, p99 {percentile(values, 0.99):7.1f} ms")
-    print(f"recovery, Mission actor kill -> next transition ({len(recovery)} kills): "
+    print(f"recovery, Mission host kill -> next transition ({len(recovery)} kills): "
           f"median {statistics.median(recovery):.2f} s, max {max(recovery):.2f} s")
 
 

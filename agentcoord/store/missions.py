@@ -121,7 +121,7 @@ async def mission_log(
 
 
 async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, progress: int) -> tuple[int, int]:
-    """Count a new start of the mission's actor; return (its number, starts in a row at this progress).
+    """Count a new start of the mission; return (its number, starts in a row at this progress).
 
     `progress` is how many tasks had finished when it started; a run of starts with no progress
     between them is a crash loop.
@@ -134,6 +134,11 @@ async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, pro
     )
     row = await cur.fetchone()
     assert row is not None
+    return int(row["incarnation"]), await starts_without_progress(conn, mission_id=mission_id, progress=progress)
+
+
+async def starts_without_progress(conn: Connection, *, mission_id: str, progress: int) -> int:
+    """How many of the mission's latest recorded starts, in a row, found `progress` tasks finished."""
     cur = await conn.execute(
         "SELECT progress FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation DESC LIMIT 100",
         (mission_id,),
@@ -143,7 +148,7 @@ async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, pro
         if earlier["progress"] != progress:
             break
         streak += 1
-    return int(row["incarnation"]), streak
+    return streak
 
 
 async def record_deferral(

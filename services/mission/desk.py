@@ -112,7 +112,7 @@ class MissionDesk:
     async def cancel(self, mission_id: str, *, reason: str = "") -> MissionRecord:
         """Record the mission as cancelled (idempotent), then stop its running attempts.
 
-        The store is the record: the Mission actor also notices at its next poll if the signal
+        The store is the record: the mission's runner also notices at its next poll if the signal
         to it is lost. Cancelling a mission that already completed or failed is a conflict.
         """
         async with self._db.transaction() as conn:

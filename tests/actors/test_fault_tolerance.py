@@ -21,11 +21,13 @@ import pytest
 import ray
 
 from agentcoord.actors import NAMESPACE
-from agentcoord.actors.mission import mission_actor, mission_actor_name
+from agentcoord.actors.mission_host import mission_host, shared_host_index
 from agentcoord.actors.supervisor import ACTOR_NAME as SUPERVISOR
+from agentcoord.actors.supervisor import running_host, supervisor_handle
 from agentcoord.clients import MissionClient
 from agentcoord.missions import parse_mission
 from agentcoord.services.mission.convert import create_request
+from agentcoord.store import missions as store
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +115,7 @@ def test_a_mission_survives_ten_kills_of_its_actor_without_redoing_or_double_cou
         if _mission_state(url, mission_id) == "completed":
             break
         time.sleep(rng.uniform(0.0, 0.4))  # a random point of the mission
-        actor = ray.get_actor(mission_actor_name(mission_id), namespace=NAMESPACE)
+        actor = running_host(mission_id)
         if kill % 2:
             ray.kill(actor, no_restart=False)
         else:
@@ -133,16 +135,31 @@ def test_a_mission_survives_ten_kills_of_its_actor_without_redoing_or_double_cou
     assert incarnations >= 2
 
 
-def test_an_actor_that_dies_at_every_start_ends_as_a_failed_crash_loop(stack: Any) -> None:
+def _insert_and_start(stack: Any, runner: Any, mission_id: str, document: dict[str, Any]) -> None:
+    async def insert() -> None:
+        async with stack.db.transaction() as conn:
+            await store.insert_mission(conn, mission_id=mission_id, request_id=None, spec=parse_mission(document), actor="test")
+
+    runner.run(insert())
+    ray.get(supervisor_handle(stack.config).start_mission.remote(mission_id, stack.config), timeout=30)
+
+
+def test_a_mission_that_kills_its_host_at_every_start_fails_alone_as_a_crash_loop(stack: Any, runner: Any) -> None:
+    """Its shared host's other mission is restarted with it at first, then both get hosts of their own."""
     url = stack.config.database.url
-    mission_id = _create(stack, _chain("slow", "code"))
+    suspect = str(uuid.uuid4())
+    host = shared_host_index(suspect, stack.config.mission_hosts)
+    bystander = next(m for m in (str(uuid.uuid4()) for _ in range(1000))
+                     if shared_host_index(m, stack.config.mission_hosts) == host)
+    _insert_and_start(stack, runner, bystander, _chain("slow", "code"))
+    _insert_and_start(stack, runner, suspect, _chain("slow", "code"))
     killed: set[int] = set()
 
     def kill_newest_incarnation() -> bool:
-        if _mission_state(url, mission_id) == "failed":
+        if _mission_state(url, suspect) == "failed":
             return True
         pids = [pid for (pid,) in _query(
-            url, "SELECT pid FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation", mission_id)]
+            url, "SELECT pid FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation", suspect)]
         for pid in pids[-1:]:
             if pid not in killed:
                 killed.add(pid)
@@ -153,15 +170,24 @@ def test_an_actor_that_dies_at_every_start_ends_as_a_failed_crash_loop(stack: An
         return False
 
     _wait(kill_newest_incarnation, deadline_s=120, what="crash loop detected")
-    reason = _query(url, "SELECT reason FROM missions WHERE mission_id = %s", mission_id)[0][0]
-    assert reason.startswith("crash loop: the mission actor started 5 times in a row")
+    reason = _query(url, "SELECT reason FROM missions WHERE mission_id = %s", suspect)[0][0]
+    assert reason.startswith("crash loop: the mission started 5 times in a row")
+    # Sharing a process with the suspect, it restarted with it at first; had it stayed there, it too
+    # would have started five times without finishing a task.
+    _wait(lambda: _mission_state(url, bystander) == "completed", what="the other mission completed")
+    assert all(state == "succeeded" for state, _ in _tasks(url, bystander).values())
 
 
-def test_concurrent_get_or_create_yields_exactly_one_mission_actor(stack: Any) -> None:
-    mission_id = _create(stack, _chain("code"))
+def test_concurrent_get_or_create_yields_one_host_and_one_run_of_the_mission(stack: Any) -> None:
+    url = stack.config.database.url
+    mission_id = _create(stack, _chain("slow"))
     with ThreadPoolExecutor(32) as pool:
-        handles = list(pool.map(lambda _: mission_actor(stack.config, mission_id), range(32)))
-    assert len({handle._actor_id for handle in handles}) == 1
+        hosts = list(pool.map(lambda _: mission_host(stack.config, mission_id)[1], range(32)))
+    assert len({host._actor_id for host in hosts}) == 1
+    # 32 concurrent runs of the mission on its host (the supervisor's own run among them) share one drive.
+    states = ray.get([hosts[0].run.remote(mission_id, stack.config) for _ in range(32)], timeout=90)
+    assert states == ["completed"] * 32
+    assert _query(url, "SELECT count(*) FROM mission_incarnations WHERE mission_id = %s", mission_id)[0][0] == 1
 
 
 def test_a_killed_supervisor_comes_back_and_its_missions_finish(stack: Any) -> None:

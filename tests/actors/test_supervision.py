@@ -1,4 +1,4 @@
-"""Supervision on a real Ray: a killed Mission actor is restarted and resumes; the supervisor re-attaches."""
+"""Supervision on a real Ray: a killed Mission host is restarted and its mission resumes; the supervisor re-attaches."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from typing import Any
 import psycopg
 import ray
 
-from agentcoord.actors import NAMESPACE
-from agentcoord.actors.mission import mission_actor_name
-from agentcoord.actors.supervisor import supervisor_handle
+from agentcoord.actors.supervisor import running_host, supervisor_handle
 from agentcoord.clients import MissionClient
 from agentcoord.missions import load_mission_file, parse_mission
 from agentcoord.services.mission.convert import create_request
@@ -48,8 +46,7 @@ def test_killed_mission_actor_restarts_and_finishes_without_rerunning_done_tasks
     finally:
         client.close()
     _wait(lambda: _state(url, mission_id)[1]["write"][0] == "succeeded")
-    actor = ray.get_actor(mission_actor_name(mission_id), namespace=NAMESPACE)
-    ray.kill(actor, no_restart=False)  # a crash: Ray restarts it and re-delivers run()
+    ray.kill(running_host(mission_id), no_restart=False)  # a crash: Ray restarts the host and re-delivers run()
     _wait(lambda: _state(url, mission_id)[0] == "completed")
     _, tasks = _state(url, mission_id)
     assert tasks["write"] == ("succeeded", 1)  # finished before the crash: never re-run
@@ -90,7 +87,7 @@ def test_after_a_full_restart_the_supervisor_reattaches_unfinished_missions(stac
 
 
 def test_a_mission_whose_runs_keep_failing_is_rerun_then_failed_with_the_error(stack: Any, runner: Any) -> None:
-    """Routing unreachable: each run raises; the supervisor starts fresh actors, then fails the mission."""
+    """Routing unreachable: each run raises; the supervisor runs it afresh, then fails the mission."""
     url = stack.config.database.url
     mission_id = str(uuid.uuid4())
     spec = parse_mission({"name": "unroutable", "goal": "g", "tasks": [{"id": "a", "description": "x"}]})
@@ -106,5 +103,5 @@ def test_a_mission_whose_runs_keep_failing_is_rerun_then_failed_with_the_error(s
     with psycopg.connect(url) as conn:
         reason = conn.execute("SELECT reason FROM missions WHERE mission_id = %s", (mission_id,)).fetchone()[0]
         starts = conn.execute("SELECT count(*) FROM mission_incarnations WHERE mission_id = %s", (mission_id,)).fetchone()[0]
-    assert reason.startswith("mission actor failed 4 runs; last error:") and "RoutingService at 127.0.0.1:1" in reason
-    assert starts == 4  # a fresh actor each run
+    assert reason.startswith("mission failed 4 runs; last error:") and "RoutingService at 127.0.0.1:1" in reason
+    assert starts == 4  # a fresh start each run

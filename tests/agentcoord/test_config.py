@@ -30,6 +30,13 @@ def test_bad_port_names_the_variable() -> None:
         Config.from_env({"AGENTCOORD_GRPC_PORT": "http"})
 
 
+@pytest.mark.parametrize("raw", ["0", "-1", "two", "1025"])
+def test_mission_hosts_must_be_a_count_and_the_error_names_the_variable(raw: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"AGENTCOORD_MISSION_HOSTS: '{raw}' is not a whole number from 1 to 1024"):
+        Config.from_env({"AGENTCOORD_MISSION_HOSTS": raw})
+    assert Config.from_env({}).mission_hosts == 2 and Config.from_env({"AGENTCOORD_MISSION_HOSTS": "3"}).mission_hosts == 3
+
+
 def test_agent_registry_errors_name_the_field(tmp_path: Path) -> None:
     path = tmp_path / "agents.yaml"
     path.write_text("agents:\n  - {name: a, adapter: sim, model: m, input_usd_per_mtok: cheap, output_usd_per_mtok: 1}\n")

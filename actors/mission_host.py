@@ -1,0 +1,193 @@
+"""Mission hosts: detached Ray actors that each drive many missions, one asyncio task per mission.
+
+A Ray actor is a process, and starting one costs about a second of CPU; a process per mission
+spent more CPU starting missions than running their tasks. So a few shared hosts
+(`Config.mission_hosts`, placed by a hash of the mission id) drive every mission, and share one
+database pool and one set of ports, which also lets the checks of all their rounds go out as one
+call. A mission's state lives in its event log, not in the host: whatever ends a host's process,
+Ray restarts it (max_restarts=-1) and re-delivers the pending `run` calls (max_task_retries=-1),
+and each mission resumes from its log.
+
+Each start of a mission is recorded as an incarnation. A mission that starts again and again with
+no task finishing in between is isolated first: after ISOLATE_AFTER_STARTS such starts a shared
+host declines it and the supervisor gives it a host of its own, so a mission that crashes its
+process cannot take the others down with it forever. At CRASH_LOOP_STARTS it is failed as a crash
+loop instead of restarting forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from agentcoord.actors import NAMESPACE
+from agentcoord.actors.agent_pool import agent_pool_handle
+from agentcoord.actors.mission_ports import RayMissionPorts
+from agentcoord.actors.mission_runner import MissionRunner
+from agentcoord.actors.policy_checker import policy_checker_handle
+from agentcoord.clients import BudgetClient, RoutingClient
+from agentcoord.config import Config
+from agentcoord.errors import ConflictError
+from agentcoord.mission_view import MissionView
+from agentcoord.states import MissionState
+from agentcoord.store import Database
+from agentcoord.store import missions as store
+
+log = logging.getLogger(__name__)
+
+ISOLATE_AFTER_STARTS = 2
+"""A mission that started this many times in a row without a task finishing gets its own host."""
+CRASH_LOOP_STARTS = 5
+"""This many starts in a row with no task finishing in between fail the mission as a crash loop."""
+ISOLATE = "isolate"
+"""What `run` returns instead of a state when a shared host declines a suspect mission."""
+HOST_POOL_SIZE = 8
+"""Database connections per host and configuration; the missions of a host take turns on them."""
+MAX_MISSIONS_PER_HOST = 10_000
+"""Concurrent calls a host accepts (`run` waits for its mission's whole run)."""
+
+
+def shared_host_name(index: int) -> str:
+    return f"mission-host:{index}"
+
+
+def isolated_host_name(mission_id: str) -> str:
+    return f"mission-host:mission:{mission_id}"
+
+
+def shared_host_index(mission_id: str, hosts: int) -> int:
+    """The shared host of a mission: a stable hash, so every caller picks the same one."""
+    return zlib.crc32(mission_id.encode()) % hosts
+
+
+@dataclass
+class _Wiring:
+    """What the missions of one configuration share in a host: a database pool and the ports."""
+
+    db: Database
+    ports: RayMissionPorts
+
+
+class MissionHostShell:
+    """Drives the missions it is asked to run; `run` is idempotent per mission."""
+
+    def __init__(self, *, shared: bool) -> None:
+        self._shared = shared
+        self._drives: dict[str, asyncio.Future[str]] = {}
+        self._runners: dict[str, MissionRunner] = {}
+        self._wirings: dict[bytes, asyncio.Future[_Wiring]] = {}
+
+    async def run(self, mission_id: str, config: Config) -> str:
+        """Drive the mission until it ends or parks; return its state's name (or ISOLATE).
+
+        Concurrent calls for one mission share one drive.
+        """
+        drive = self._drives.get(mission_id)
+        if drive is None:
+            drive = asyncio.ensure_future(self._drive(mission_id, config))
+            self._drives[mission_id] = drive
+            drive.add_done_callback(lambda _: self._drives.pop(mission_id, None))
+        return await asyncio.shield(drive)
+
+    async def wake(self, mission_id: str) -> None:
+        """The store changed (cancelled, reviewed): act on it now rather than at the next poll."""
+        runner = self._runners.get(mission_id)
+        if runner is not None:
+            runner.wake()
+
+    async def missions(self) -> list[str]:
+        """Ids of the missions this host is driving now."""
+        return sorted(self._drives)
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+    async def _drive(self, mission_id: str, config: Config) -> str:
+        wiring = await self._wiring(config)
+        runner = MissionRunner(mission_id=mission_id, db=wiring.db, ports=wiring.ports)
+        view = await runner.refresh()
+        if view.state.is_terminal:
+            return view.state.value
+        progress = sum(1 for t in view.ordered_tasks() if t.state.is_terminal)
+        async with wiring.db.transaction() as conn:
+            earlier = await store.starts_without_progress(conn, mission_id=mission_id, progress=progress)
+            if self._shared and earlier >= ISOLATE_AFTER_STARTS:
+                log.warning("mission restarted %d times without progress: isolating it", earlier,
+                            extra={"mission_id": mission_id})
+                return ISOLATE
+            incarnation, streak = await store.record_incarnation(
+                conn, mission_id=mission_id, pid=os.getpid(), progress=progress
+            )
+        if streak >= CRASH_LOOP_STARTS:
+            await self._fail_crash_loop(wiring.db, view, streak, incarnation)
+            return MissionState.FAILED.value
+        self._runners[mission_id] = runner
+        try:
+            return (await runner.run()).value
+        finally:
+            self._runners.pop(mission_id, None)
+
+    async def _wiring(self, config: Config) -> _Wiring:
+        """The pool and ports of `config`, made once (callers of one control plane share one config)."""
+        key = pickle.dumps(config)
+        wiring = self._wirings.get(key)
+        if wiring is None or (wiring.done() and wiring.exception() is not None):
+            wiring = asyncio.ensure_future(_wire(config))
+            self._wirings[key] = wiring
+        return await asyncio.shield(wiring)
+
+    async def _fail_crash_loop(self, db: Database, view: MissionView, streak: int, incarnation: int) -> None:
+        reason = f"crash loop: the mission started {streak} times in a row without finishing a task"
+        log.error(reason, extra={"mission_id": view.mission_id, "incarnation": incarnation})
+        try:
+            async with db.transaction() as conn:
+                await store.set_mission_state(
+                    conn, mission_id=view.mission_id, current=view.state, target=MissionState.FAILED,
+                    reason=reason, actor="mission",
+                )
+        except ConflictError:
+            pass  # someone else (a cancel) ended it first
+
+
+async def _wire(config: Config) -> _Wiring:
+    assert config.database.url, "Mission hosts need a concrete DATABASE_URL"
+    db = await Database.open(config.database.url, max_size=HOST_POOL_SIZE)
+    ports = RayMissionPorts(
+        config, policy_checker=policy_checker_handle(config), agent_pool=agent_pool_handle(),
+        routing=RoutingClient(config.addresses.routing), budgets=BudgetClient(config.addresses.cost),
+    )
+    return _Wiring(db=db, ports=ports)
+
+
+MissionHost = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(MissionHostShell)
+
+
+def mission_host(config: Config, mission_id: str, *, isolated: bool = False) -> tuple[str, Any]:
+    """Get or create the host that runs `mission_id`: (actor name, handle); detached, one per name.
+
+    Its shared host unless `isolated`; a host of one mission is retired with ray.kill when its
+    run ends.
+    """
+    if isolated:
+        name = isolated_host_name(mission_id)
+    else:
+        name = shared_host_name(shared_host_index(mission_id, config.mission_hosts))
+    return name, _host(name, shared=not isolated)
+
+
+def start_shared_hosts(config: Config) -> list[Any]:
+    """Create every shared host now, so the first missions do not wait for their processes."""
+    return [_host(shared_host_name(index), shared=True) for index in range(config.mission_hosts)]
+
+
+def _host(name: str, *, shared: bool) -> Any:
+    return MissionHost.options(  # type: ignore[attr-defined]
+        name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, max_concurrency=MAX_MISSIONS_PER_HOST
+    ).remote(shared=shared)
