@@ -102,6 +102,20 @@ class _Start:
 
 
 @dataclass(frozen=True)
+class _Finish:
+    """What an ended attempt means for its task, before it is written."""
+
+    task: TaskView
+    attempt_id: str
+    outcome: AgentOutcome
+    summary: str
+    error: str
+    target: TaskState
+    reason: str
+    verdict: str
+
+
+@dataclass(frozen=True)
 class _InFlight:
     task_id: str
     attempt_id: str
@@ -122,6 +136,8 @@ class MissionRunner:
         self._deferrals: set[tuple[str, str]] = set()
         self._recorded: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
+        self._stale = True
+        """Whether others may have written since the last refresh (woken, or a poll is due)."""
 
     @property
     def view(self) -> MissionView:
@@ -138,6 +154,7 @@ class MissionRunner:
                 conn, self._mission_id, after=self._log.position, topics=FOLDED_TOPICS
             )
         self._view = self._log.advance(events, horizon=horizon)
+        self._stale = False
         return self._view
 
     async def run(self) -> MissionState:
@@ -163,7 +180,8 @@ class MissionRunner:
     async def _run_ready_tasks(self) -> MissionState | None:
         """Start tasks as they become ready until nothing runs or can start; CANCELLED if cancelled."""
         while True:
-            view = await self.refresh()
+            # Each write of ours refreshes the view; only a wake or a poll can bring news from others.
+            view = await self.refresh() if self._stale else self._view
             if view.state is MissionState.CANCELLED:
                 await self._abort_in_flight("mission cancelled")
                 return MissionState.CANCELLED
@@ -237,9 +255,11 @@ class MissionRunner:
             done, _ = await asyncio.wait([*self._in_flight, waker], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waker.cancel()
-        for future in done:
-            if future in self._in_flight:
-                await self._finish(future, self._in_flight.pop(future))
+        finished = [(future, self._in_flight.pop(future)) for future in done if future in self._in_flight]
+        if finished:
+            await self._finish(finished)
+        if waker in done or not done:
+            self._stale = True
 
     async def _record_deferrals(self) -> None:
         new = sorted(self._deferrals - self._recorded)
@@ -316,10 +336,10 @@ class MissionRunner:
                 conn, attempt_id=start.attempt_id, mission_id=self._mission_id, task_id=task.spec.id,
                 agent=start.agent, actor=ACTOR,
             )
-            # A retry continues the agent's last session where its CLI supports resuming.
-            start.session = await latest_session(
-                conn, mission_id=self._mission_id, task_id=task.spec.id, agent=start.agent
-            )
+            if start.number > 1:  # a retry continues the agent's last session where its CLI supports resuming
+                start.session = await latest_session(
+                    conn, mission_id=self._mission_id, task_id=task.spec.id, agent=start.agent
+                )
 
     def _launch(self, start: _Start) -> None:
         task = start.task
@@ -348,7 +368,18 @@ class MissionRunner:
             reason=reason, actor=ACTOR, extra=extra,
         )
 
-    async def _finish(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> None:
+    async def _finish(self, finished: list[tuple[asyncio.Future[AttemptReport], _InFlight]]) -> None:
+        """Record the attempts that ended together, in one transaction, and refresh once."""
+        results = [self._result(future, attempt) for future, attempt in finished]
+        for _, attempt in finished:
+            await self._ports.release_agent_slot(attempt.attempt_id)
+        async with self._db.transaction() as conn:
+            for result in results:
+                await self._write_finish(conn, result)
+        await self.refresh()
+
+    def _result(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> _Finish:
+        """What an ended attempt means for its task; nothing is written yet."""
         rule_ids: tuple[str, ...] = ()
         verdict = ""
         try:
@@ -357,7 +388,6 @@ class MissionRunner:
             verdict = report.simulated_verdict
         except Exception as exc:  # noqa: BLE001 -- any crash of the attempt (worker died, service down) retries only this task
             outcome, summary, error = AgentOutcome.FAILED, "", f"attempt crashed: {type(exc).__name__}: {exc}"
-        await self._ports.release_agent_slot(attempt.attempt_id)
         task = self._view.task(attempt.task_id)
         max_attempts = self._view.settings.max_attempts
         if outcome is AgentOutcome.SUCCEEDED:
@@ -372,20 +402,24 @@ class MissionRunner:
             self._not_before[task.spec.id] = time.monotonic() + min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (task.attempts - 1))
         else:
             target, reason = TaskState.FAILED, f"failed after {task.attempts} attempts; last error: {error}"
-        async with self._db.transaction() as conn:
-            if await store.finish_attempt(
-                conn, attempt_id=attempt.attempt_id, outcome=outcome.value, summary=summary, error=error
-            ):
-                await self._move(conn, task, task.state, target, reason=reason, extra={"attempt_id": attempt.attempt_id})
-                if target is TaskState.AWAITING_REVIEW and verdict and not task.review_required:
-                    # A simulated agent's result comes with its simulated reviewer's verdict; a
-                    # review a policy rule requires still waits for a person.
-                    await record_review(
-                        conn, review_id=f"sim-{attempt.attempt_id}", mission_id=self._mission_id, task_id=task.spec.id,
-                        verdict=ReviewVerdict(verdict), reviewer=SIMULATED_REVIEWER,
-                        reason="" if verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection", actor=ACTOR,
-                    )
-        await self.refresh()
+        return _Finish(task, attempt.attempt_id, outcome, summary, error, target, reason, verdict)
+
+    async def _write_finish(self, conn: Any, result: _Finish) -> None:
+        task = result.task
+        if not await store.finish_attempt(
+            conn, attempt_id=result.attempt_id, outcome=result.outcome.value, summary=result.summary, error=result.error
+        ):
+            return  # already recorded (a cancel closed it first)
+        await self._move(conn, task, task.state, result.target, reason=result.reason,
+                         extra={"attempt_id": result.attempt_id})
+        if result.target is TaskState.AWAITING_REVIEW and result.verdict and not task.review_required:
+            # A simulated agent's result comes with its simulated reviewer's verdict; a review a
+            # policy rule requires still waits for a person.
+            await record_review(
+                conn, review_id=f"sim-{result.attempt_id}", mission_id=self._mission_id, task_id=task.spec.id,
+                verdict=ReviewVerdict(result.verdict), reviewer=SIMULATED_REVIEWER,
+                reason="" if result.verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection", actor=ACTOR,
+            )
 
     async def _close_lost_attempts(self) -> None:
         """Attempts a previous incarnation started but never heard back from are lost: retry them."""
