@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from agentcoord.errors import ConflictError, NotFoundError
@@ -25,6 +26,7 @@ from agentcoord.store.events import (
     append_event,
     mission_log_after,
     settled_mission_events,
+    write_with_event,
 )
 
 
@@ -233,18 +235,20 @@ async def set_task_state(
 ) -> None:
     """Move a task from `current` to `target`; `agent` (when given) records who has it."""
     current.transition(target)
-    cur = await conn.execute(
-        "UPDATE tasks SET state = %s, reason = %s, agent = coalesce(%s, agent), updated_at = now()"
-        " WHERE mission_id = %s AND task_id = %s AND state = %s",
-        (target.value, reason, agent, mission_id, task_id, current.value),
-    )
-    if cur.rowcount != 1:
-        raise ConflictError(f"task {mission_id}/{task_id} is no longer {current.value}")
     payload: dict[str, Any] = {"from": current.value, "to": target.value, "reason": reason}
     if agent is not None:
         payload["agent"] = agent
     payload.update(extra or {})
-    await append_event(conn, topic="task.state", actor=actor, mission_id=mission_id, task_id=task_id, payload=payload)
+    if not await write_with_event(
+        conn,
+        sql.SQL(
+            "UPDATE tasks SET state = %s, reason = %s, agent = coalesce(%s, agent), updated_at = now()"
+            " WHERE mission_id = %s AND task_id = %s AND state = %s RETURNING 1"
+        ),
+        (target.value, reason, agent, mission_id, task_id, current.value),
+        topic="task.state", actor=actor, mission_id=mission_id, task_id=task_id, payload=payload,
+    ):
+        raise ConflictError(f"task {mission_id}/{task_id} is no longer {current.value}")
 
 
 async def start_attempt(
@@ -252,17 +256,15 @@ async def start_attempt(
 ) -> int:
     """Record a new attempt and move the task routed → running; return the attempt number."""
     cur = await conn.execute(
-        "UPDATE tasks SET attempts = attempts + 1 WHERE mission_id = %s AND task_id = %s RETURNING attempts",
-        (mission_id, task_id),
+        "WITH t AS (UPDATE tasks SET attempts = attempts + 1 WHERE mission_id = %s AND task_id = %s RETURNING attempts)"
+        " INSERT INTO attempts (attempt_id, mission_id, task_id, number, agent)"
+        " SELECT %s, %s, %s, t.attempts, %s FROM t RETURNING number",
+        (mission_id, task_id, attempt_id, mission_id, task_id, agent),
     )
     row = await cur.fetchone()
     if row is None:
         raise NotFoundError(f"no task {mission_id}/{task_id}")
-    number = int(row["attempts"])
-    await conn.execute(
-        "INSERT INTO attempts (attempt_id, mission_id, task_id, number, agent) VALUES (%s, %s, %s, %s, %s)",
-        (attempt_id, mission_id, task_id, number, agent),
-    )
+    number = int(row["number"])
     await set_task_state(
         conn, mission_id=mission_id, task_id=task_id, current=TaskState.ROUTED, target=TaskState.RUNNING,
         actor=actor, extra={"attempt_id": attempt_id, "attempt": number},
@@ -287,13 +289,14 @@ async def insert_policy_decision(
     action: dict[str, Any], effect: str, rule_ids: list[str], reason: str, actor: str,
 ) -> None:
     """Store a policy decision about a task's action, with its event."""
-    await conn.execute(
-        "INSERT INTO policy_decisions (decision_id, mission_id, task_id, action, effect, rule_ids, reason)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    await write_with_event(
+        conn,
+        sql.SQL(
+            "INSERT INTO policy_decisions (decision_id, mission_id, task_id, action, effect, rule_ids, reason)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING 1"
+        ),
         (decision_id, mission_id, task_id, Jsonb(action), effect, rule_ids, reason),
-    )
-    await append_event(
-        conn, topic="policy.decided", actor=actor, mission_id=mission_id, task_id=task_id,
+        topic="policy.decided", actor=actor, mission_id=mission_id, task_id=task_id,
         payload={"decision_id": decision_id, "action": action, "effect": effect, "rule_ids": rule_ids, "reason": reason},
     )
 

@@ -6,7 +6,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from agentcoord.errors import ConflictError
+from agentcoord.missions import parse_mission
+from agentcoord.states import TaskState
 from agentcoord.store import migrate, migrations
+from agentcoord.store import missions as store
 from agentcoord.store.events import START, append_event, load_offset, read_events_after, save_offset
 from agentcoord.store.migrations import available_migrations
 from agentcoord.store.missions import mission_events
@@ -84,3 +88,30 @@ def test_a_lower_numbered_migration_merged_late_is_still_applied(
     with psycopg.connect(fresh_database_url) as conn:
         assert conn.execute("SELECT to_regclass('late_arrival')").fetchone()[0] == "late_arrival"
         assert conn.execute("SELECT name FROM schema_version WHERE version = 2").fetchone()[0] == "0002_late_arrival.sql"
+
+
+def test_a_task_transition_is_a_compare_and_set_that_writes_its_event_only_when_it_happens(
+    runner, make_db, fresh_database_url: str
+) -> None:
+    db = make_db(fresh_database_url)
+    spec = parse_mission({"name": "cas", "goal": "g", "tasks": [{"id": "a", "description": "x"}]})
+
+    async def scenario() -> list[tuple[str, dict]]:
+        async with db.transaction() as conn:
+            await store.insert_mission(conn, mission_id="m-cas", request_id=None, spec=spec, actor="test")
+            await store.set_task_state(conn, mission_id="m-cas", task_id="a", current=TaskState.PENDING,
+                                       target=TaskState.ROUTED, agent="sim-fast", actor="test")
+            number = await store.start_attempt(conn, attempt_id="at-1", mission_id="m-cas", task_id="a",
+                                               agent="sim-fast", actor="test")
+            assert number == 1
+        with pytest.raises(ConflictError, match="task m-cas/a is no longer routed"):
+            async with db.transaction() as conn:  # it is running now: a stale writer loses
+                await store.set_task_state(conn, mission_id="m-cas", task_id="a", current=TaskState.ROUTED,
+                                           target=TaskState.FAILED, actor="test")
+        async with db.transaction() as conn:
+            return [(e.topic, e.payload) for e in await mission_events(conn, "m-cas") if e.topic == "task.state"]
+
+    events = runner.run(scenario())
+    assert [(p["from"], p["to"]) for _, p in events] == [("pending", "routed"), ("routed", "running")]
+    assert events[0][1]["agent"] == "sim-fast" and events[1][1] == {
+        "from": "routed", "to": "running", "reason": "", "attempt_id": "at-1", "attempt": 1}
