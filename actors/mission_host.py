@@ -78,11 +78,14 @@ class _Wiring:
 class MissionHostShell:
     """Drives the missions it is asked to run; `run` is idempotent per mission."""
 
-    def __init__(self, *, shared: bool) -> None:
+    def __init__(self, *, shared: bool, config: Config) -> None:
         self._shared = shared
         self._drives: dict[str, asyncio.Future[str]] = {}
         self._runners: dict[str, MissionRunner] = {}
         self._wirings: dict[bytes, asyncio.Future[_Wiring]] = {}
+        # Wire up for the creator's config now (pool, actor handles: a few hundred ms), not when
+        # the first mission arrives; a failure here is retried by that mission's `_wiring`.
+        self._wiring_for(config).add_done_callback(lambda wiring: wiring.exception())
 
     async def run(self, mission_id: str, config: Config) -> str:
         """Drive the mission until it ends or parks; return its state's name (or ISOLATE).
@@ -135,13 +138,16 @@ class MissionHostShell:
             self._runners.pop(mission_id, None)
 
     async def _wiring(self, config: Config) -> _Wiring:
+        return await asyncio.shield(self._wiring_for(config))
+
+    def _wiring_for(self, config: Config) -> asyncio.Future[_Wiring]:
         """The pool and ports of `config`, made once (callers of one control plane share one config)."""
         key = pickle.dumps(config)
         wiring = self._wirings.get(key)
         if wiring is None or (wiring.done() and wiring.exception() is not None):
             wiring = asyncio.ensure_future(_wire(config))
             self._wirings[key] = wiring
-        return await asyncio.shield(wiring)
+        return wiring
 
     async def _fail_crash_loop(self, db: Database, view: MissionView, streak: int, incarnation: int) -> None:
         reason = f"crash loop: the mission started {streak} times in a row without finishing a task"
@@ -179,15 +185,15 @@ def mission_host(config: Config, mission_id: str, *, isolated: bool = False) -> 
         name = isolated_host_name(mission_id)
     else:
         name = shared_host_name(shared_host_index(mission_id, config.mission_hosts))
-    return name, _host(name, shared=not isolated)
+    return name, _host(name, shared=not isolated, config=config)
 
 
 def start_shared_hosts(config: Config) -> list[Any]:
     """Create every shared host now, so the first missions do not wait for their processes."""
-    return [_host(shared_host_name(index), shared=True) for index in range(config.mission_hosts)]
+    return [_host(shared_host_name(index), shared=True, config=config) for index in range(config.mission_hosts)]
 
 
-def _host(name: str, *, shared: bool) -> Any:
+def _host(name: str, *, shared: bool, config: Config) -> Any:
     return MissionHost.options(  # type: ignore[attr-defined]
         name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, max_concurrency=MAX_MISSIONS_PER_HOST
-    ).remote(shared=shared)
+    ).remote(shared=shared, config=config)
