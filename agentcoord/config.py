@@ -211,20 +211,19 @@ def _usd_to_micro(value: object, source: str, path: str) -> int:
 
 
 def _port(env: Mapping[str, str], key: str, default: int) -> int:
-    raw = env.get(key)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        raise InvalidInputError(f"{raw!r} is not a TCP port", source="environment", field=key)
-    return int(raw)
+    return _whole_number(env, key, default, low=0, high=65535, meaning="a TCP port")
 
 
 def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    return _whole_number(env, key, default, low=1, high=1024, meaning="a whole number from 1 to 1024")
+
+
+def _whole_number(env: Mapping[str, str], key: str, default: int, *, low: int, high: int, meaning: str) -> int:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 1024:
-        raise InvalidInputError(f"{raw!r} is not a whole number from 1 to 1024", source="environment", field=key)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInputError(f"{raw!r} is not {meaning}", source="environment", field=key)
     return int(raw)
 
 
