@@ -6,7 +6,7 @@
 Runs against an embedded PostgreSQL in a temp dir, a local Ray (2 CPUs) and the real services,
 with simulated agents that take no time, so what is measured is the mission machinery. The
 baseline, in the same run, is a bare `ray.get` of the same TaskExecutor Ray tasks without any
-mission around them, after an untimed warm-up that starts the executor workers; it runs before
+mission around them, after an untimed full-size warm-up that grows Ray's worker pool; it runs before
 and after the missions, and the faster of the two counts, so load that comes and goes does not
 flatter the missions. Prints ratios; asserts nothing about time.
 """
@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import psycopg
 import ray
 
@@ -142,6 +143,11 @@ def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
     return times
 
 
+def ray_worker_processes() -> int:
+    """Ray's worker processes on this machine (idle ones included), to show the pool is steady."""
+    return sum(1 for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0].startswith("ray::"))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -159,12 +165,17 @@ async def main_async(args: argparse.Namespace) -> None:
     assert url
     try:
         total = args.missions * args.tasks
-        # Untimed: start the executor workers first, so neither timed phase pays for starting
-        # the processes the other then reuses.
-        await asyncio.to_thread(bare_ray, running.config, min(total, 100))
+        # Untimed, at full size: with a backlog of queued attempts Ray keeps starting worker
+        # processes (a few tenths of a second of CPU each) until its pool reaches the soft limit;
+        # whichever timed phase came first would pay for the pool the others then reuse.
+        await asyncio.to_thread(bare_ray, running.config, total)
+        workers = [ray_worker_processes()]
         bare_before_s = await asyncio.to_thread(bare_ray, running.config, total)
+        workers.append(ray_worker_processes())
         mission_s, ids = await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
+        workers.append(ray_worker_processes())
         bare_after_s = await asyncio.to_thread(bare_ray, running.config, total)
+        workers.append(ray_worker_processes())
         bare_s = min(bare_before_s, bare_after_s)  # the faster baseline: the smaller ratio
         latencies = task_latencies_ms(url, ids)
         recovery = await asyncio.to_thread(recovery_seconds, running.address, url, args.recoveries)
@@ -177,6 +188,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"bare ray.get of the same TaskExecutor tasks: {bare_s:.2f} s = {total / bare_s:.0f} tasks/s "
           f"({bare_s / total * 1000:.2f} ms/task; the faster of {bare_before_s:.2f} s before and "
           f"{bare_after_s:.2f} s after the missions)")
+    print(f"Ray worker processes after the warm-up, bare, missions, bare: {', '.join(map(str, workers))}")
     print(f"through missions:                             {mission_s:.2f} s = {total / mission_s:.0f} tasks/s "
           f"({mission_s / total * 1000:.2f} ms/task)")
     print(f"throughput ratio missions / bare ray:         {bare_s / mission_s:.2f}")
