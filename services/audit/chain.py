@@ -22,6 +22,7 @@ from binascii import hexlify
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 
 import orjson
 
@@ -42,6 +43,9 @@ _RECORD = ENTRY_DOMAIN + (
     b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"%b","recorded_at":"%b","seq":%d,'
     b'"subject":%b}'
 )
+# The same record split around prev_hash, the one field that depends on the entry before it.
+_HEAD = ENTRY_DOMAIN + b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"'
+_TAIL_START, _TAIL_END = b'","recorded_at":"', b'","seq":%d,"subject":%b}'
 _digest = operator.methodcaller("digest")
 
 
@@ -129,29 +133,37 @@ def chain_rows(
     """New entries (event_id, actor, action, subject, canonical payload) chained onto `prev_hash`.
 
     They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each row holds the
-    entry_hash `build_entry` computes (see `entry_from_row`), done in one loop for a batch.
+    entry_hash `build_entry` computes (see `entry_from_row`). Everything but prev_hash is known
+    before hashing starts, so the two parts of each preimage around it are printed in bulk
+    (C-level maps) and the loop that must run in order only joins, hashes and links.
     """
-    stamp = _recorded_at_bytes(recorded_at)
-    written: dict[str, bytes] = {}  # actors, actions and subjects repeat within a batch
-    rows: list[EntryRow] = []
-    seq = first_seq
-    sha256 = hashlib.sha256
+    new = list(new)
+    if not new:
+        return []
+    event_ids, actors, actions, subjects, payloads = zip(*new, strict=True)
+    texts = (*event_ids, *actors, *actions, *subjects)
+    if not set(map(type, texts)) <= {str}:
+        for text in texts:
+            _json_text(text)  # raises naming the type
     try:
-        for event_id, actor, action, subject, payload in new:
-            preimage = _RECORD % (
-                written.get(action) or written.setdefault(action, _json_text(action)),
-                written.get(actor) or written.setdefault(actor, _json_text(actor)),
-                _json_text(event_id), payload, hexlify(prev_hash), stamp, seq,
-                written.get(subject) or written.setdefault(subject, _json_text(subject)),
-            )
-            entry_hash = sha256(preimage).digest()
-            rows.append((seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash))
-            prev_hash = entry_hash
-            seq += 1
+        written = {text: orjson.dumps(text) for text in {*actors, *actions, *subjects}}  # few and repeated
+        heads = list(map(_HEAD.__mod__, zip(map(written.__getitem__, actions), map(written.__getitem__, actors),
+                                            map(orjson.dumps, event_ids), payloads)))
     except orjson.JSONEncodeError:
         raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
                                 field="entry") from None
-    return rows
+    seqs = range(first_seq, first_seq + len(new))
+    tail = _TAIL_START + _recorded_at_bytes(recorded_at) + _TAIL_END
+    tails = list(map(tail.__mod__, zip(seqs, map(written.__getitem__, subjects))))
+    hashes: list[bytes] = []
+    append = hashes.append
+    sha256 = hashlib.sha256
+    links = [prev_hash]
+    for head, end in zip(heads, tails):
+        prev_hash = sha256(head + hexlify(prev_hash) + end).digest()
+        append(prev_hash)
+    links += hashes[:-1]
+    return list(zip(seqs, event_ids, repeat(recorded_at), actors, actions, subjects, payloads, links, hashes))
 
 
 class Problem(enum.Enum):
