@@ -1,7 +1,8 @@
 """AuditLog: the plain service object behind AuditService (append, read, verify, checkpoints, proofs).
 
-Appends run inside one transaction holding the audit append lock: look up the idempotency keys,
-read the head of the chain, hash the new entries onto it in one pass, store them with one COPY.
+Appends run inside one transaction holding the audit append lock: read the head of the chain,
+hash the new entries onto it in one pass, store them with one COPY; only when that COPY meets an
+event_id already stored are the idempotency keys looked up and the new entries alone stored.
 `append_entries` does that on a caller's connection so the event appender can add a batch of
 entries and move its offset in one transaction. Proofs come from a `LogTree` that follows the
 table; verification (`verify.verify_log`) reads everything afresh.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,7 +26,7 @@ from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
-from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint, entry_from_row
+from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint
 from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -67,23 +69,36 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
     """Append entries in the caller's transaction; (entry, appended) for each, in order.
 
     An event_id already stored (or repeated within `entries`) yields the entry first stored
-    and appends nothing.
+    and appends nothing. Replays are rare, so the ids are not looked up first: the rows are
+    chained and COPYed at once, and only when the unique index finds a stored event_id does the
+    append roll back to its savepoint (keeping the lock and so the head it chained onto), look
+    the ids up and chain and store just the new entries.
     """
     if not entries:
         return []
-    known, head, recorded_at = await audit_store.begin_append(conn, list({e.event_id for e in entries}))
+    head, recorded_at = await audit_store.begin_append(conn)
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
-    pending: dict[str, NewEntry] = {}  # the first request for each event_id not stored yet
-    for new in entries:
-        if new.event_id not in known:
+    pending = dict(zip([new.event_id for new in entries], entries, strict=True))
+    if len(pending) < len(entries):  # repeated ids: the first request for each is the one appended
+        pending = {}
+        for new in entries:
             pending.setdefault(new.event_id, new)
     rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
-    known.update(zip(pending, map(entry_from_row, rows)))
+    known: dict[str, AuditEntry] = {}
+    if not await audit_store.insert_new_rows(conn, rows):
+        known = await audit_store.stored_entries(conn, list(pending))
+        pending = {event_id: new for event_id, new in pending.items() if event_id not in known}
+        rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+        if rows:
+            await audit_store.insert_rows(conn, rows)
+    stored = audit_store.entries_from_rows(rows)
+    if len(stored) == len(entries):  # all new and distinct, the common case
+        return list(zip(stored, repeat(True)))
+    known.update(zip(pending, stored))
     results: list[tuple[AuditEntry, bool]] = []
     for new in entries:
         appended = pending.pop(new.event_id, None) is not None  # True once per event_id appended
         results.append((known[new.event_id], appended))
-    await audit_store.insert_rows(conn, rows)
     return results
 
 
