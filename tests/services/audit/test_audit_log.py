@@ -167,6 +167,18 @@ def test_an_event_id_that_is_not_valid_unicode_is_refused_and_nothing_is_stored(
     assert runner.run(log.list_entries()) == []
 
 
+def test_a_bad_request_in_a_batch_is_refused_naming_its_index(runner, make_db, fresh_database_url: str) -> None:
+    log = AuditLog(make_db(fresh_database_url))
+    batch = [(f"r{i}", "a", "b", "c", {"i": i}) for i in range(4)]
+    for position, bad, field in [(2, ("r2", "", "b", "c", {}), "entries[2].actor"),
+                                 (1, ("event:9", "a", "b", "c", {}), "entries[1].event_id"),
+                                 (3, ("r3", "a", "b", "c", {"x": 0.5}), "entries[3].payload.x")]:
+        with pytest.raises(InvalidInputError) as caught:
+            runner.run(log.append_many(batch[:position] + [bad] + batch[position + 1 :]))  # type: ignore[list-item]
+        assert caught.value.field == field
+    assert runner.run(log.list_entries()) == []
+
+
 def test_payload_secrets_never_reach_the_table(runner, make_db, fresh_database_url: str) -> None:
     log = AuditLog(make_db(fresh_database_url))
     runner.run(log.append("req-1", actor="agent:claude", action="tool.call", subject="system",
