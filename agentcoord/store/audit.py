@@ -12,10 +12,11 @@ store the rest. Hashing lives in `agentcoord.services.audit.chain`; this module 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import repeat
+from typing import TypeVar
 
 import orjson
 import psycopg
@@ -29,6 +30,7 @@ _COLUMN_TYPES = ["int8", "text", "timestamptz", "text", "text", "text", "bytea",
 _SAVEPOINT = "audit_append"  # set by begin_append, rolled back to when a COPY meets a stored event_id
 _EVENT_ID_KEY = "audit_log_event_id_key"  # the unique index that makes appends idempotent
 _new_object = object.__new__
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -148,22 +150,36 @@ async def insert_rows(conn: Connection, rows: Sequence[EntryRow]) -> None:
             await copy.write_row(row)
 
 
-async def insert_new_rows(conn: Connection, rows: Sequence[EntryRow]) -> bool:
+async def insert_new_rows(
+    conn: Connection, rows: Iterable[EntryRow], *, then: Callable[[list[EntryRow]], _T]
+) -> _T | None:
     """Store `rows` as `insert_rows` does, unless an event_id among them is already stored.
 
     The optimistic half of an append: idempotency is checked by the unique index while the rows
     go in, not looked up first. On a duplicate event_id the transaction goes back to the savepoint
-    `begin_append` set (still holding the lock), nothing is stored and the result is False: the
+    `begin_append` set (still holding the lock), nothing is stored and the result is None: the
     caller looks the ids up with `stored_entries` and appends only the new ones.
+
+    The server stores COPY data as it arrives, more slowly than it is written, so the client's
+    work is overlapped with it: `rows` may be computed as they are taken (`iter_chain_rows`
+    hashes them chunk by chunk), and once all are written `then(rows)` runs while the server is
+    still storing them; its result is returned when the COPY succeeds.
     """
+    written: list[EntryRow] = []
+    append = written.append
     try:
-        await insert_rows(conn, rows)
+        async with conn.cursor().copy(f"COPY audit_log ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COLUMN_TYPES)
+            for row in rows:
+                append(row)
+                await copy.write_row(row)
+            result = then(written)
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name != _EVENT_ID_KEY:
             raise
         await conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        return False
-    return True
+        return None
+    return result
 
 
 async def read_entries(

@@ -19,10 +19,11 @@ import functools
 import hashlib
 import operator
 from binascii import hexlify
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
+from typing import Any
 
 import orjson
 
@@ -46,6 +47,7 @@ _RECORD = ENTRY_DOMAIN + (
 # The same record split around prev_hash, the one field that depends on the entry before it.
 _HEAD = ENTRY_DOMAIN + b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"'
 _TAIL_START, _TAIL_END = b'","recorded_at":"', b'","seq":%d,"subject":%b}'
+_CHAIN_CHUNK = 64  # rows hashed per step of iter_chain_rows: about what psycopg buffers before sending
 _digest = operator.methodcaller("digest")
 
 
@@ -133,13 +135,25 @@ def chain_rows(
     """New entries (event_id, actor, action, subject, canonical payload) chained onto `prev_hash`.
 
     They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each row holds the
-    entry_hash `build_entry` computes (see `entry_from_row`). Everything but prev_hash is known
-    before hashing starts, so the two parts of each preimage around it are printed in bulk
-    (C-level maps) and the loop that must run in order only joins, hashes and links.
+    entry_hash `build_entry` computes (see `entry_from_row`).
+    """
+    return list(iter_chain_rows(new, first_seq=first_seq, prev_hash=prev_hash, recorded_at=recorded_at))
+
+
+def iter_chain_rows(
+    new: Iterable[tuple[str, str, str, str, bytes]], *, first_seq: int, prev_hash: bytes, recorded_at: datetime
+) -> Iterator[EntryRow]:
+    """The rows of `chain_rows`, hashed a chunk at a time as they are consumed.
+
+    An append COPYs the rows as this yields them, so the server stores one chunk while the next
+    is hashed. Everything but prev_hash is known before hashing starts, so the two parts of each
+    preimage around it are printed here, in bulk (C-level maps), and anything that cannot be
+    printed is refused here, before the first row; only the loop that must run in order (join,
+    hash, link) is left for later.
     """
     new = list(new)
     if not new:
-        return []
+        return iter(())
     event_ids, actors, actions, subjects, payloads = zip(*new, strict=True)
     texts = (*event_ids, *actors, *actions, *subjects)
     if not set(map(type, texts)) <= {str}:
@@ -155,15 +169,28 @@ def chain_rows(
     seqs = range(first_seq, first_seq + len(new))
     tail = _TAIL_START + _recorded_at_bytes(recorded_at) + _TAIL_END
     tails = list(map(tail.__mod__, zip(seqs, map(written.__getitem__, subjects))))
-    hashes: list[bytes] = []
-    append = hashes.append
+    columns = (seqs, event_ids, actors, actions, subjects, payloads)
+    return _linked(heads, tails, columns, prev_hash=prev_hash, recorded_at=recorded_at)
+
+
+def _linked(
+    heads: list[bytes], tails: list[bytes], columns: tuple[Sequence[Any], ...], *, prev_hash: bytes,
+    recorded_at: datetime,
+) -> Iterator[EntryRow]:
+    """Hash head || hex(prev_hash) || tail in order, `_CHAIN_CHUNK` at a time, and yield the rows."""
     sha256 = hashlib.sha256
-    links = [prev_hash]
-    for head, end in zip(heads, tails):
-        prev_hash = sha256(head + hexlify(prev_hash) + end).digest()
-        append(prev_hash)
-    links += hashes[:-1]
-    return list(zip(seqs, event_ids, repeat(recorded_at), actors, actions, subjects, payloads, links, hashes))
+    seqs, event_ids, actors, actions, subjects, payloads = columns
+    for start in range(0, len(heads), _CHAIN_CHUNK):
+        chunk = slice(start, start + _CHAIN_CHUNK)
+        hashes: list[bytes] = []
+        append = hashes.append
+        links = [prev_hash]
+        for head, end in zip(heads[chunk], tails[chunk]):
+            prev_hash = sha256(head + hexlify(prev_hash) + end).digest()
+            append(prev_hash)
+        links += hashes[:-1]
+        yield from zip(seqs[chunk], event_ids[chunk], repeat(recorded_at), actors[chunk], actions[chunk],
+                       subjects[chunk], payloads[chunk], links, hashes)
 
 
 class Problem(enum.Enum):

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
 from agentcoord.services.audit.canonical import canonical_payload, plain_payloads
-from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows, iter_chain_rows
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
@@ -71,9 +71,10 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
 
     An event_id already stored (or repeated within `entries`) yields the entry first stored
     and appends nothing. Replays are rare, so the ids are not looked up first: the rows are
-    chained and COPYed at once, and only when the unique index finds a stored event_id does the
-    append roll back to its savepoint (keeping the lock and so the head it chained onto), look
-    the ids up and chain and store just the new entries.
+    chained and COPYed at once (hashed as they are sent, the results built while the server
+    stores them), and only when the unique index finds a stored event_id does the append roll
+    back to its savepoint (keeping the lock and so the head it chained onto), look the ids up
+    and chain and store just the new entries.
     """
     if not entries:
         return []
@@ -84,15 +85,16 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
         pending = {}
         for new in entries:
             pending.setdefault(new.event_id, new)
-    rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+    rows = iter_chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
     known: dict[str, AuditEntry] = {}
-    if not await audit_store.insert_new_rows(conn, rows):
+    stored = await audit_store.insert_new_rows(conn, rows, then=audit_store.entries_from_rows)
+    if stored is None:
         known = await audit_store.stored_entries(conn, list(pending))
         pending = {event_id: new for event_id, new in pending.items() if event_id not in known}
-        rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
-        if rows:
-            await audit_store.insert_rows(conn, rows)
-    stored = audit_store.entries_from_rows(rows)
+        new_rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+        if new_rows:
+            await audit_store.insert_rows(conn, new_rows)
+        stored = audit_store.entries_from_rows(new_rows)
     if len(stored) == len(entries):  # all new and distinct, the common case
         return list(zip(stored, repeat(True)))
     known.update(zip(pending, stored))

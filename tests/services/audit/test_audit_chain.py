@@ -24,6 +24,7 @@ from agentcoord.services.audit.chain import (
     compute_entry_hash,
     format_recorded_at,
     hash_preimage,
+    iter_chain_rows,
     verify_chain,
 )
 from agentcoord.store.audit import AuditEntry
@@ -228,6 +229,15 @@ def test_chain_rows_hash_a_batch_exactly_as_build_entry_does_one_by_one() -> Non
         prev = entry.entry_hash
     assert [AuditEntry(*row) for row in rows] == expected
     assert chain_rows([], first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START) == []
+
+
+def test_rows_hashed_chunk_by_chunk_link_across_chunks() -> None:
+    new = [(f"e{i}", "agent:sim", f"act.{i % 3}", f"mission/m{i % 5}", canonical_payload({"i": i}))
+           for i in range(150)]  # more than two of iter_chain_rows' chunks
+    rows = list(iter_chain_rows(new, first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START))
+    assert [row[0] for row in rows] == list(range(1, 151))
+    assert verify_chain([AuditEntry(*row) for row in rows]).intact
+    assert rows == chain_rows(new, first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START)
 
 
 def test_chain_rows_refuse_a_lone_surrogate_and_a_non_string() -> None:
