@@ -12,7 +12,9 @@ store the rest. Hashing lives in `agentcoord.services.audit.chain`; this module 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import repeat
@@ -20,9 +22,11 @@ from typing import TypeVar
 
 import orjson
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
-from agentcoord.store.database import Connection
+from agentcoord.errors import StoreError
+from agentcoord.store.database import Connection, Database
 
 _APPEND_LOCK = 0x61636175  # "acau": shared by every audit appender
 _COLUMNS = "seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash"
@@ -102,15 +106,42 @@ class EntryFilter:
     until: datetime | None = None
 
 
-async def begin_append(conn: Connection) -> tuple[AuditEntry | None, datetime]:
+@asynccontextmanager
+async def append_transaction(db: Database) -> AsyncIterator[Connection]:
+    """A connection for one append transaction, which `begin_append(conn, begin=True)` opens.
+
+    As `Database.transaction()`: committed on success, rolled back on error, psycopg errors
+    raised as StoreError; but BEGIN does not cost a round trip of its own, it goes with the lock
+    and the head read in begin_append's pipeline.
+    """
+    async with db.connection() as conn:
+        try:
+            yield conn
+        except BaseException:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
+                    await conn.execute("ROLLBACK")
+            raise
+        status = conn.info.transaction_status
+        if status == TransactionStatus.INERROR:  # a failure swallowed on the way: nothing may commit
+            await conn.execute("ROLLBACK")
+            raise StoreError("the append transaction failed and was rolled back")
+        if status != TransactionStatus.IDLE:
+            await conn.execute("COMMIT")
+
+
+async def begin_append(conn: Connection, *, begin: bool = False) -> tuple[AuditEntry | None, datetime]:
     """Take the append lock, set the append savepoint, read the head and the clock, in one round trip.
 
     Returns the entry with the highest seq (None for an empty log) and the database clock. The
     statements are pipelined but still run one after another, each with its own snapshot, so the
     head read sees every entry committed before the lock was granted. The lock is taken before
-    the savepoint, so `insert_new_rows` rolling back to it keeps the lock.
+    the savepoint, so `insert_new_rows` rolling back to it keeps the lock. With `begin` the
+    pipeline opens the transaction first (on an `append_transaction` connection).
     """
     async with conn.pipeline():
+        if begin:
+            await conn.execute("BEGIN")
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
         await conn.execute(f"SAVEPOINT {_SAVEPOINT}")
         head_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")

@@ -66,8 +66,12 @@ class InclusionProof:
     checkpoint: StoredCheckpoint | None
 
 
-async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[tuple[AuditEntry, bool]]:
+async def append_entries(
+    conn: Connection, entries: Sequence[NewEntry], *, begin: bool = False
+) -> list[tuple[AuditEntry, bool]]:
     """Append entries in the caller's transaction; (entry, appended) for each, in order.
+
+    `begin`: open that transaction first (on a `store.audit.append_transaction` connection).
 
     An event_id already stored (or repeated within `entries`) yields the entry first stored
     and appends nothing. Replays are rare, so the ids are not looked up first: the rows are
@@ -78,7 +82,7 @@ async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[
     """
     if not entries:
         return []
-    head, recorded_at = await audit_store.begin_append(conn)
+    head, recorded_at = await audit_store.begin_append(conn, begin=begin)
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
     pending = dict(zip([new.event_id for new in entries], entries, strict=True))
     if len(pending) < len(entries):  # repeated ids: the first request for each is the one appended
@@ -144,8 +148,8 @@ class AuditLog:
             ]
         results: list[tuple[AuditEntry, bool]] = []
         for start in range(0, len(checked), MAX_APPEND_BATCH):
-            async with self._db.transaction() as conn:
-                results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH])
+            async with audit_store.append_transaction(self._db) as conn:
+                results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH], begin=True)
         appended = [entry.seq for entry, new in results if new]
         if appended:
             log.info("audit entries appended", extra={"first_seq": appended[0], "count": len(appended)})

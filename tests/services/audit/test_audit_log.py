@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import psycopg
@@ -12,7 +13,7 @@ from agentcoord.errors import InvalidInputError, StoreError
 from agentcoord.services.audit.chain import Problem, build_entry
 from agentcoord.services.audit.log import AuditLog, NewEntry, append_entries
 from agentcoord.services.audit.verify import verify_log
-from agentcoord.store.audit import AuditEntry, EntryFilter, read_entry_rows
+from agentcoord.store.audit import AuditEntry, EntryFilter, append_transaction, read_entry_rows
 from agentcoord.store.events import EventPosition, load_offset, save_offset
 
 
@@ -156,6 +157,36 @@ def test_a_replay_rolls_back_only_the_append_in_the_callers_transaction(
     assert results == [(2, True), (1, False), (3, True)]
     assert offset == EventPosition(xact_id=1, event_id=9)
     assert count == 3
+
+
+def test_an_append_transaction_rolls_back_on_error_and_commits_otherwise(
+    runner, make_db, fresh_database_url: str
+) -> None:
+    # BEGIN rides in begin_append's pipeline, so the commit and rollback are append_transaction's.
+    db = make_db(fresh_database_url)
+
+    async def failing() -> None:
+        async with append_transaction(db) as conn:
+            await append_entries(conn, [NewEntry("lost", "a", "b", "c", b"{}")], begin=True)
+            raise RuntimeError("after the COPY, before the commit")
+
+    async def swallowing() -> None:
+        async with append_transaction(db) as conn:
+            await append_entries(conn, [NewEntry("also-lost", "a", "b", "c", b"{}")], begin=True)
+            with contextlib.suppress(psycopg.Error):
+                await conn.execute("SELECT 1 / 0")
+
+    async def scenario() -> list[tuple[int, str]]:
+        with pytest.raises(RuntimeError):
+            await failing()
+        with pytest.raises(StoreError, match="rolled back"):
+            await swallowing()
+        async with append_transaction(db) as conn:  # the lock was released: this one is not blocked
+            await append_entries(conn, [NewEntry("kept", "a", "b", "c", b"{}")], begin=True)
+        async with db.transaction() as conn:
+            return [(row[0], row[1]) for row in await read_entry_rows(conn)]
+
+    assert runner.run(scenario(), timeout=30) == [(1, "kept")]
 
 
 def test_an_event_id_that_is_not_valid_unicode_is_refused_and_nothing_is_stored(
