@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import methodcaller
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +34,8 @@ log = logging.getLogger(__name__)
 BUS_EVENT_PREFIX = "event:"
 """event_id prefix reserved for entries the appender makes from bus events."""
 MAX_PAGE_SIZE = 1000
+_RESERVED_AT_START = "\x00" + BUS_EVENT_PREFIX  # found in NUL-joined ids where an id starts with it
+_new_tuple = tuple.__new__  # NewEntry's own __new__ is a Python function; this builds the same tuple
 MAX_APPEND_BATCH = 1000
 """Entries appended per transaction by `AuditLog.append_many` (longer lists are split)."""
 
@@ -238,12 +239,12 @@ def _checked_in_bulk(requests: Sequence[tuple[str, str, str, str, Mapping[str, A
     event_ids, actors, actions, subjects, payloads = zip(*requests, strict=True)
     if not (all(event_ids) and all(actors) and all(actions) and all(subjects)):
         return None
-    if set(map(type, event_ids)) != {str} or any(map(methodcaller("startswith", BUS_EVENT_PREFIX), event_ids)):
-        return None
+    if set(map(type, event_ids)) != {str} or "\x00".join(("", *event_ids)).find(_RESERVED_AT_START) >= 0:
+        return None  # (an id holding NUL + the prefix only costs the slow path, which decides)
     printed = plain_payloads(payloads)
     if None in printed:
         return None
-    return list(map(NewEntry, event_ids, actors, actions, subjects, printed))
+    return list(map(_new_tuple, repeat(NewEntry), zip(event_ids, actors, actions, subjects, printed)))
 
 
 def _checked(
