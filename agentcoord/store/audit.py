@@ -130,15 +130,20 @@ async def append_transaction(db: Database) -> AsyncIterator[Connection]:
             await conn.execute("COMMIT")
 
 
-async def begin_append(conn: Connection, *, begin: bool = False) -> tuple[AuditEntry | None, datetime]:
+async def begin_append(
+    conn: Connection, *, begin: bool = False, meanwhile: Callable[[], _T] | None = None
+) -> tuple[AuditEntry | None, datetime, _T | None]:
     """Take the append lock, set the append savepoint, read the head and the clock, in one round trip.
 
-    Returns the entry with the highest seq (None for an empty log) and the database clock. The
-    statements are pipelined but still run one after another, each with its own snapshot, so the
-    head read sees every entry committed before the lock was granted. The lock is taken before
-    the savepoint, so `insert_new_rows` rolling back to it keeps the lock. With `begin` the
-    pipeline opens the transaction first (on an `append_transaction` connection).
+    Returns the entry with the highest seq (None for an empty log), the database clock and what
+    `meanwhile()` returned (None without it): it runs once the statements are sent, while the
+    server works on them. The statements are pipelined but still run one after another, each
+    with its own snapshot, so the head read sees every entry committed before the lock was
+    granted. The lock is taken before the savepoint, so `insert_new_rows` rolling back to it
+    keeps the lock. With `begin` the pipeline opens the transaction first (on an
+    `append_transaction` connection).
     """
+    made = None
     async with conn.pipeline():
         if begin:
             await conn.execute("BEGIN")
@@ -146,10 +151,12 @@ async def begin_append(conn: Connection, *, begin: bool = False) -> tuple[AuditE
         await conn.execute(f"SAVEPOINT {_SAVEPOINT}")
         head_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
         now_cur = await conn.execute("SELECT clock_timestamp() AS now")
+        if meanwhile is not None:
+            made = meanwhile()
     head = await head_cur.fetchone()
     now = await now_cur.fetchone()
     assert now is not None
-    return AuditEntry(**head) if head else None, now["now"]
+    return AuditEntry(**head) if head else None, now["now"], made
 
 
 async def stored_entries(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:

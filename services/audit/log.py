@@ -10,8 +10,9 @@ table; verification (`verify.verify_log`) reads everything afresh.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -68,10 +69,12 @@ class InclusionProof:
 
 
 async def append_entries(
-    conn: Connection, entries: Sequence[NewEntry], *, begin: bool = False
+    conn: Connection, entries: Sequence[NewEntry] | Callable[[], Sequence[NewEntry]], *, begin: bool = False
 ) -> list[tuple[AuditEntry, bool]]:
     """Append entries in the caller's transaction; (entry, appended) for each, in order.
 
+    `entries` may be a function making them, called while the lock and the head are being
+    fetched (the server works meanwhile); what it raises ends the append with nothing stored.
     `begin`: open that transaction first (on a `store.audit.append_transaction` connection).
 
     An event_id already stored (or repeated within `entries`) yields the entry first stored
@@ -81,9 +84,15 @@ async def append_entries(
     back to its savepoint (keeping the lock and so the head it chained onto), look the ids up
     and chain and store just the new entries.
     """
+    make = entries if callable(entries) else None
+    if not (make or entries):
+        return []
+    head, recorded_at, made = await audit_store.begin_append(conn, begin=begin, meanwhile=make)
+    if made is not None:
+        entries = made
+    assert not callable(entries)
     if not entries:
         return []
-    head, recorded_at = await audit_store.begin_append(conn, begin=begin)
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
     pending = dict(zip([new.event_id for new in entries], entries, strict=True))
     if len(pending) < len(entries):  # repeated ids: the first request for each is the one appended
@@ -138,19 +147,20 @@ class AuditLog:
 
         Every request is checked before anything is written; each batch of MAX_APPEND_BATCH is
         one transaction, so a failure part-way leaves earlier batches stored (replay them: the
-        event ids make that harmless).
+        event ids make that harmless). A single batch is checked while its transaction's first
+        round trip (BEGIN, lock, head) is out; a refusal then rolls that transaction back.
         """
-        checked = _checked_in_bulk(requests)
-        if checked is None:  # something to refuse, redact or print the slow way: request by request
-            printed = plain_payloads([payload for *_, payload in requests])
-            checked = [
-                _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
-                for i, request in enumerate(requests)
-            ]
-        results: list[tuple[AuditEntry, bool]] = []
-        for start in range(0, len(checked), MAX_APPEND_BATCH):
+        if not requests:
+            return []
+        if len(requests) <= MAX_APPEND_BATCH:  # one transaction: check while its first round trip is out
             async with audit_store.append_transaction(self._db) as conn:
-                results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH], begin=True)
+                results = await append_entries(conn, functools.partial(_checked_all, requests), begin=True)
+        else:
+            checked = _checked_all(requests)
+            results = []
+            for start in range(0, len(checked), MAX_APPEND_BATCH):
+                async with audit_store.append_transaction(self._db) as conn:
+                    results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH], begin=True)
         appended = [entry.seq for entry, new in results if new]
         if appended:
             log.info("audit entries appended", extra={"first_seq": appended[0], "count": len(appended)})
@@ -226,6 +236,18 @@ class AuditLog:
             raise InvalidInputError("must be between 0 and new_size", field="old_size")
         tree = await self._tree.catch_up(at_least=new_size)
         return tree.consistency_proof(old_size, new_size)
+
+
+def _checked_all(requests: Sequence[tuple[str, str, str, str, Mapping[str, Any]]]) -> list[NewEntry]:
+    """Every request checked and its payload canonical: in bulk when all pass, else one by one."""
+    checked = _checked_in_bulk(requests)
+    if checked is None:  # something to refuse, redact or print the slow way: request by request
+        printed = plain_payloads([payload for *_, payload in requests])
+        checked = [
+            _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
+            for i, request in enumerate(requests)
+        ]
+    return checked
 
 
 def _checked_in_bulk(requests: Sequence[tuple[str, str, str, str, Mapping[str, Any]]]) -> list[NewEntry] | None:

@@ -208,6 +208,9 @@ def test_a_bad_request_in_a_batch_is_refused_naming_its_index(runner, make_db, f
             runner.run(log.append_many(batch[:position] + [bad] + batch[position + 1 :]))  # type: ignore[list-item]
         assert caught.value.field == field
     assert runner.run(log.list_entries()) == []
+    # A single batch is checked inside its transaction: each refusal rolled it back and let go of the lock.
+    (entry, appended), *_ = runner.run(log.append_many(batch), timeout=30)
+    assert (entry.seq, entry.event_id, appended) == (1, "r0", True)
 
 
 def test_payload_secrets_never_reach_the_table(runner, make_db, fresh_database_url: str) -> None:
