@@ -143,13 +143,13 @@ def chain_rows(
 def iter_chain_rows(
     new: Iterable[tuple[str, str, str, str, bytes]], *, first_seq: int, prev_hash: bytes, recorded_at: datetime
 ) -> Iterator[EntryRow]:
-    """The rows of `chain_rows`, hashed a chunk at a time as they are consumed.
+    """The rows of `chain_rows`, printed and hashed a chunk at a time as they are consumed.
 
     An append COPYs the rows as this yields them, so the server stores one chunk while the next
-    is hashed. Everything but prev_hash is known before hashing starts, so the two parts of each
-    preimage around it are printed here, in bulk (C-level maps), and anything that cannot be
-    printed is refused here, before the first row; only the loop that must run in order (join,
-    hash, link) is left for later.
+    is made. Everything but prev_hash is known before hashing starts, so the two parts of each
+    preimage around it are printed in bulk (C-level maps) and only the loop that must run in
+    order (join, hash, link) is left per entry. Whatever could make printing fail (a non-string,
+    a lone surrogate, a payload that is not bytes) is refused here, before the first row.
     """
     new = list(new)
     if not new:
@@ -159,33 +159,37 @@ def iter_chain_rows(
     if not set(map(type, texts)) <= {str}:
         for text in texts:
             _json_text(text)  # raises naming the type
+    if not set(map(type, payloads)) <= {bytes}:
+        raise TypeError("payloads must be canonical JSON bytes")
     try:
         written = {text: orjson.dumps(text) for text in {*actors, *actions, *subjects}}  # few and repeated
-        heads = list(map(_HEAD.__mod__, zip(map(written.__getitem__, actions), map(written.__getitem__, actors),
-                                            map(orjson.dumps, event_ids), payloads)))
+        ids_written = list(map(orjson.dumps, event_ids))
     except orjson.JSONEncodeError:
         raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
                                 field="entry") from None
     seqs = range(first_seq, first_seq + len(new))
     tail = _TAIL_START + _recorded_at_bytes(recorded_at) + _TAIL_END
-    tails = list(map(tail.__mod__, zip(seqs, map(written.__getitem__, subjects))))
     columns = (seqs, event_ids, actors, actions, subjects, payloads)
-    return _linked(heads, tails, columns, prev_hash=prev_hash, recorded_at=recorded_at)
+    return _linked(columns, ids_written, written, tail=tail, prev_hash=prev_hash, recorded_at=recorded_at)
 
 
 def _linked(
-    heads: list[bytes], tails: list[bytes], columns: tuple[Sequence[Any], ...], *, prev_hash: bytes,
-    recorded_at: datetime,
+    columns: tuple[Sequence[Any], ...], ids_written: list[bytes], written: dict[str, bytes], *, tail: bytes,
+    prev_hash: bytes, recorded_at: datetime,
 ) -> Iterator[EntryRow]:
-    """Hash head || hex(prev_hash) || tail in order, `_CHAIN_CHUNK` at a time, and yield the rows."""
+    """Print and hash head || hex(prev_hash) || tail in order, `_CHAIN_CHUNK` at a time; yield the rows."""
     sha256 = hashlib.sha256
+    printed = written.__getitem__
     seqs, event_ids, actors, actions, subjects, payloads = columns
-    for start in range(0, len(heads), _CHAIN_CHUNK):
+    for start in range(0, len(seqs), _CHAIN_CHUNK):
         chunk = slice(start, start + _CHAIN_CHUNK)
+        heads = map(_HEAD.__mod__, zip(map(printed, actions[chunk]), map(printed, actors[chunk]),
+                                       ids_written[chunk], payloads[chunk]))
+        tails = map(tail.__mod__, zip(seqs[chunk], map(printed, subjects[chunk])))
         hashes: list[bytes] = []
         append = hashes.append
         links = [prev_hash]
-        for head, end in zip(heads[chunk], tails[chunk]):
+        for head, end in zip(heads, tails):
             prev_hash = sha256(head + hexlify(prev_hash) + end).digest()
             append(prev_hash)
         links += hashes[:-1]

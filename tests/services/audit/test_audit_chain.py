@@ -246,3 +246,6 @@ def test_chain_rows_refuse_a_lone_surrogate_and_a_non_string() -> None:
     with pytest.raises(TypeError, match="expected a string"):
         chain_rows([("e1", "a", 7, "c", b"{}")], first_seq=1, prev_hash=GENESIS_HASH,  # type: ignore[list-item]
                    recorded_at=START)
+    with pytest.raises(TypeError, match="bytes"):
+        chain_rows([("e1", "a", "b", "c", "{}")], first_seq=1, prev_hash=GENESIS_HASH,  # type: ignore[list-item]
+                   recorded_at=START)
