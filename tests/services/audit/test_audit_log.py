@@ -118,6 +118,23 @@ def test_a_replayed_id_inside_a_batch_stores_only_the_new_entries(runner, make_d
     assert runner.run(log.verify()).intact
 
 
+def test_a_replay_at_the_start_of_a_full_batch_takes_the_fall_back(runner, make_db, fresh_database_url: str) -> None:
+    # A full batch is far more than psycopg buffers before sending, so the server meets the stored
+    # id while the rest of the COPY is still being written.
+    log = AuditLog(make_db(fresh_database_url))
+    batch = [(f"r{i}", "user:ana", "act", "system", {"i": i, "note": "x" * 200}) for i in range(1000)]
+
+    async def scenario() -> tuple[AuditEntry, list[tuple[AuditEntry, bool]], int]:
+        (first, _), = await log.append_many(batch[:1])
+        return first, await log.append_many(batch), len(await log.list_entries(page_size=1000))
+
+    first, results, count = runner.run(scenario(), timeout=60)
+    assert results[0] == (first, False)
+    assert [(entry.seq, appended) for entry, appended in results[1:]] == [(i + 1, True) for i in range(1, 1000)]
+    assert count == 1000
+    assert runner.run(log.verify()).intact
+
+
 def test_a_batch_of_replays_alone_stores_nothing(runner, make_db, fresh_database_url: str) -> None:
     log = AuditLog(make_db(fresh_database_url))
     requests = [(f"r{i}", "user:ana", "act", "system", {"i": i}) for i in range(5)]
