@@ -4,24 +4,37 @@ The tables (0001_initial.sql, 0004_audit_checkpoints.sql) are append-only: trigg
 UPDATE, DELETE and TRUNCATE, and the application role agentcoord_app lacks those privileges.
 Writers call `begin_append` first; the transaction-scoped advisory lock it takes is held
 until commit, so each appender sees the previous appender's committed row, seq stays gap-free
-(1, 2, 3, ...) and the chain never forks. Hashing lives in `agentcoord.services.audit.chain`;
-this module only moves rows.
+(1, 2, 3, ...) and the chain never forks. Rows then go in optimistically (`insert_new_rows`):
+the unique index on event_id is the idempotency check, and only when it finds a stored id does
+the writer roll back to the savepoint `begin_append` set, look the ids up (`stored_entries`) and
+store the rest. Hashing lives in `agentcoord.services.audit.chain`; this module only moves rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import repeat
+from typing import TypeVar
 
 import orjson
+import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
-from agentcoord.store.database import Connection
+from agentcoord.errors import StoreError
+from agentcoord.store.database import Connection, Database
 
 _APPEND_LOCK = 0x61636175  # "acau": shared by every audit appender
 _COLUMNS = "seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash"
 _COLUMN_TYPES = ["int8", "text", "timestamptz", "text", "text", "text", "bytea", "bytea", "bytea"]
+_SAVEPOINT = "audit_append"  # set by begin_append, rolled back to when a COPY meets a stored event_id
+_EVENT_ID_KEY = "audit_log_event_id_key"  # the unique index that makes appends idempotent
+_new_object = object.__new__
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -45,11 +58,25 @@ class AuditEntry:
 
 EntryRow = tuple[int, str, datetime, str, str, str, bytes, bytes, bytes]
 """An entry's columns in AuditEntry field order, as bulk reads return them."""
+_FIELDS = tuple(field.name for field in fields(AuditEntry))
 
 
 def entry_from_row(row: EntryRow) -> AuditEntry:
     """The AuditEntry of a row read by `read_entry_rows`."""
     return AuditEntry(*row)
+
+
+def entries_from_rows(rows: Sequence[EntryRow]) -> list[AuditEntry]:
+    """`entry_from_row` of each row, made in bulk for a batch just appended.
+
+    The frozen dataclass's own __init__ sets each of its nine fields through object.__setattr__;
+    filling a new instance's __dict__ in one update gives an equal (and equally frozen) entry
+    for about half the cost.
+    """
+    entries = list(map(_new_object, repeat(AuditEntry, len(rows))))
+    for entry, row in zip(entries, rows, strict=True):
+        entry.__dict__.update(zip(_FIELDS, row))
+    return entries
 
 
 @dataclass(frozen=True)
@@ -79,38 +106,71 @@ class EntryFilter:
     until: datetime | None = None
 
 
-async def begin_append(
-    conn: Connection, event_ids: Sequence[str]
-) -> tuple[dict[str, AuditEntry], AuditEntry | None, datetime]:
-    """Take the append lock, then read what an append needs, in one round trip.
+@asynccontextmanager
+async def append_transaction(db: Database) -> AsyncIterator[Connection]:
+    """A connection for one append transaction, which `begin_append(conn, begin=True)` opens.
 
-    Returns the entries already stored for `event_ids` (by event_id), the entry with the highest
-    seq (None for an empty log) and the database clock. The statements are pipelined but still
-    run one after another, each with its own snapshot, so the reads see every entry committed
-    before the lock was granted, as separate round trips would.
+    As `Database.transaction()`: committed on success, rolled back on error, psycopg errors
+    raised as StoreError; but BEGIN does not cost a round trip of its own, it goes with the lock
+    and the head read in begin_append's pipeline.
     """
-    try:  # the ids go as one JSON array: far cheaper to send than a text[] of them
-        ids_json = orjson.dumps(list(event_ids)).decode()
-    except orjson.JSONEncodeError:  # a lone surrogate: let psycopg refuse it as before
-        ids_json = None
+    async with db.connection() as conn:
+        try:
+            yield conn
+        except BaseException:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):  # a broken connection: the pool discards it
+                    await conn.execute("ROLLBACK")
+            raise
+        status = conn.info.transaction_status
+        if status == TransactionStatus.INERROR:  # a failure swallowed on the way: nothing may commit
+            await conn.execute("ROLLBACK")
+            raise StoreError("the append transaction failed and was rolled back")
+        if status != TransactionStatus.IDLE:
+            await conn.execute("COMMIT")
+
+
+async def begin_append(
+    conn: Connection, *, begin: bool = False, meanwhile: Callable[[], _T] | None = None
+) -> tuple[AuditEntry | None, datetime, _T | None]:
+    """Take the append lock, set the append savepoint, read the head and the clock, in one round trip.
+
+    Returns the entry with the highest seq (None for an empty log), the database clock and what
+    `meanwhile()` returned (None without it): it runs once the statements are sent, while the
+    server works on them. The statements are pipelined but still run one after another, each
+    with its own snapshot, so the head read sees every entry committed before the lock was
+    granted. The lock is taken before the savepoint, so `insert_new_rows` rolling back to it
+    keeps the lock. With `begin` the pipeline opens the transaction first (on an
+    `append_transaction` connection).
+    """
+    made = None
     async with conn.pipeline():
+        if begin:
+            await conn.execute("BEGIN")
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-        if ids_json is None:
-            known_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)",
-                                           (list(event_ids),))
-        else:
-            known_cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_log"
-                " WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
-                (ids_json,),
-            )
+        await conn.execute(f"SAVEPOINT {_SAVEPOINT}")
         head_cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1")
         now_cur = await conn.execute("SELECT clock_timestamp() AS now")
-    known = {row["event_id"]: AuditEntry(**row) for row in await known_cur.fetchall()}
+        if meanwhile is not None:
+            made = meanwhile()
     head = await head_cur.fetchone()
     now = await now_cur.fetchone()
     assert now is not None
-    return known, AuditEntry(**head) if head else None, now["now"]
+    return AuditEntry(**head) if head else None, now["now"], made
+
+
+async def stored_entries(conn: Connection, event_ids: Sequence[str]) -> dict[str, AuditEntry]:
+    """The entries already stored for `event_ids`, by event_id (the caller holds the append lock)."""
+    try:  # the ids go as one JSON array: far cheaper to send than a text[] of them
+        ids_json = orjson.dumps(list(event_ids)).decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: let psycopg refuse it
+        cur = await conn.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(%s)", (list(event_ids),))
+    else:
+        cur = await conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_log WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))",
+            (ids_json,),
+        )
+    return {row["event_id"]: AuditEntry(**row) for row in await cur.fetchall()}
 
 
 async def entry_by_seq(conn: Connection, seq: int) -> AuditEntry | None:
@@ -126,6 +186,38 @@ async def insert_rows(conn: Connection, rows: Sequence[EntryRow]) -> None:
         copy.set_types(_COLUMN_TYPES)
         for row in rows:
             await copy.write_row(row)
+
+
+async def insert_new_rows(
+    conn: Connection, rows: Iterable[EntryRow], *, then: Callable[[list[EntryRow]], _T]
+) -> _T | None:
+    """Store `rows` as `insert_rows` does, unless an event_id among them is already stored.
+
+    The optimistic half of an append: idempotency is checked by the unique index while the rows
+    go in, not looked up first. On a duplicate event_id the transaction goes back to the savepoint
+    `begin_append` set (still holding the lock), nothing is stored and the result is None: the
+    caller looks the ids up with `stored_entries` and appends only the new ones.
+
+    The server stores COPY data as it arrives, more slowly than it is written, so the client's
+    work is overlapped with it: `rows` may be computed as they are taken (`iter_chain_rows`
+    hashes them chunk by chunk), and once all are written `then(rows)` runs while the server is
+    still storing them; its result is returned when the COPY succeeds.
+    """
+    written: list[EntryRow] = []
+    append = written.append
+    try:
+        async with conn.cursor().copy(f"COPY audit_log ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COLUMN_TYPES)
+            for row in rows:
+                append(row)
+                await copy.write_row(row)
+            result = then(written)
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != _EVENT_ID_KEY:
+            raise
+        await conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return None
+    return result
 
 
 async def read_entries(

@@ -234,11 +234,30 @@ def plain_payloads(payloads: Sequence[Any]) -> list[bytes | None]:
     escapes); only when one shows up is each payload searched on its own. None means "call
     canonical_payload", which decides, redacts or refuses as always.
     """
-    printed = [_plain_printed(payload) for payload in payloads]
+    printed: list[bytes | None] | None = _flat_printed(payloads)
+    if printed is None:
+        printed = [_plain_printed(payload) for payload in payloads]
     plain = [data for data in printed if data is not None]
     if plain and _may_hold_secret(b"\x00".join(plain)):
         return [None if data is None or _SECRET_HINT.search(data) else data for data in printed]
     return printed
+
+
+def _flat_printed(payloads: Sequence[Any]) -> list[bytes | None] | None:
+    """orjson's sorted output of every payload when all are flat and plain, else None.
+
+    Flat and plain: exact dicts whose keys are all in _plain_keys and whose values are all
+    scalars, which is what `_plain_printed` accepts without recursing; decided for the whole
+    batch at once with C-level passes. None: ask `_plain_printed` payload by payload.
+    """
+    if set(map(type, payloads)) != {dict} or not _plain_keys.issuperset(itertools.chain.from_iterable(payloads)):
+        return None
+    if not set(map(type, itertools.chain.from_iterable(map(dict.values, payloads)))) <= _SCALARS:
+        return None
+    try:
+        return list(map(_dumps_sorted, payloads))
+    except (TypeError, RecursionError):  # orjson.JSONEncodeError: lone surrogates, ints past 64 bits
+        return None
 
 
 def _may_hold_secret(text: bytes) -> bool:

@@ -19,9 +19,11 @@ import functools
 import hashlib
 import operator
 from binascii import hexlify
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any
 
 import orjson
 
@@ -42,6 +44,10 @@ _RECORD = ENTRY_DOMAIN + (
     b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"%b","recorded_at":"%b","seq":%d,'
     b'"subject":%b}'
 )
+# The same record split around prev_hash, the one field that depends on the entry before it.
+_HEAD = ENTRY_DOMAIN + b'{"action":%b,"actor":%b,"event_id":%b,"payload":%b,"prev_hash":"'
+_TAIL_START, _TAIL_END = b'","recorded_at":"', b'","seq":%d,"subject":%b}'
+_CHAIN_CHUNK = 64  # rows hashed per step of iter_chain_rows: about what psycopg buffers before sending
 _digest = operator.methodcaller("digest")
 
 
@@ -129,29 +135,66 @@ def chain_rows(
     """New entries (event_id, actor, action, subject, canonical payload) chained onto `prev_hash`.
 
     They get seq `first_seq`, `first_seq + 1`, ... and share `recorded_at`; each row holds the
-    entry_hash `build_entry` computes (see `entry_from_row`), done in one loop for a batch.
+    entry_hash `build_entry` computes (see `entry_from_row`).
     """
-    stamp = _recorded_at_bytes(recorded_at)
-    written: dict[str, bytes] = {}  # actors, actions and subjects repeat within a batch
-    rows: list[EntryRow] = []
-    seq = first_seq
-    sha256 = hashlib.sha256
+    return list(iter_chain_rows(new, first_seq=first_seq, prev_hash=prev_hash, recorded_at=recorded_at))
+
+
+def iter_chain_rows(
+    new: Iterable[tuple[str, str, str, str, bytes]], *, first_seq: int, prev_hash: bytes, recorded_at: datetime
+) -> Iterator[EntryRow]:
+    """The rows of `chain_rows`, printed and hashed a chunk at a time as they are consumed.
+
+    An append COPYs the rows as this yields them, so the server stores one chunk while the next
+    is made. Everything but prev_hash is known before hashing starts, so the two parts of each
+    preimage around it are printed in bulk (C-level maps) and only the loop that must run in
+    order (join, hash, link) is left per entry. Whatever could make printing fail (a non-string,
+    a lone surrogate, a payload that is not bytes) is refused here, before the first row.
+    """
+    new = list(new)
+    if not new:
+        return iter(())
+    event_ids, actors, actions, subjects, payloads = zip(*new, strict=True)
+    texts = (*event_ids, *actors, *actions, *subjects)
+    if not set(map(type, texts)) <= {str}:
+        for text in texts:
+            _json_text(text)  # raises naming the type
+    if not set(map(type, payloads)) <= {bytes}:
+        raise TypeError("payloads must be canonical JSON bytes")
     try:
-        for event_id, actor, action, subject, payload in new:
-            preimage = _RECORD % (
-                written.get(action) or written.setdefault(action, _json_text(action)),
-                written.get(actor) or written.setdefault(actor, _json_text(actor)),
-                _json_text(event_id), payload, hexlify(prev_hash), stamp, seq,
-                written.get(subject) or written.setdefault(subject, _json_text(subject)),
-            )
-            entry_hash = sha256(preimage).digest()
-            rows.append((seq, event_id, recorded_at, actor, action, subject, payload, prev_hash, entry_hash))
-            prev_hash = entry_hash
-            seq += 1
+        written = {text: orjson.dumps(text) for text in {*actors, *actions, *subjects}}  # few and repeated
+        ids_written = list(map(orjson.dumps, event_ids))
     except orjson.JSONEncodeError:
         raise InvalidInputError("string is not valid Unicode (lone surrogate): surrogates not allowed",
                                 field="entry") from None
-    return rows
+    seqs = range(first_seq, first_seq + len(new))
+    tail = _TAIL_START + _recorded_at_bytes(recorded_at) + _TAIL_END
+    columns = (seqs, event_ids, actors, actions, subjects, payloads)
+    return _linked(columns, ids_written, written, tail=tail, prev_hash=prev_hash, recorded_at=recorded_at)
+
+
+def _linked(
+    columns: tuple[Sequence[Any], ...], ids_written: list[bytes], written: dict[str, bytes], *, tail: bytes,
+    prev_hash: bytes, recorded_at: datetime,
+) -> Iterator[EntryRow]:
+    """Print and hash head || hex(prev_hash) || tail in order, `_CHAIN_CHUNK` at a time; yield the rows."""
+    sha256 = hashlib.sha256
+    printed = written.__getitem__
+    seqs, event_ids, actors, actions, subjects, payloads = columns
+    for start in range(0, len(seqs), _CHAIN_CHUNK):
+        chunk = slice(start, start + _CHAIN_CHUNK)
+        heads = map(_HEAD.__mod__, zip(map(printed, actions[chunk]), map(printed, actors[chunk]),
+                                       ids_written[chunk], payloads[chunk]))
+        tails = map(tail.__mod__, zip(seqs[chunk], map(printed, subjects[chunk])))
+        hashes: list[bytes] = []
+        append = hashes.append
+        links = [prev_hash]
+        for head, end in zip(heads, tails):
+            prev_hash = sha256(head + hexlify(prev_hash) + end).digest()
+            append(prev_hash)
+        links += hashes[:-1]
+        yield from zip(seqs[chunk], event_ids[chunk], repeat(recorded_at), actors[chunk], actions[chunk],
+                       subjects[chunk], payloads[chunk], links, hashes)
 
 
 class Problem(enum.Enum):

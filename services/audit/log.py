@@ -1,7 +1,8 @@
 """AuditLog: the plain service object behind AuditService (append, read, verify, checkpoints, proofs).
 
-Appends run inside one transaction holding the audit append lock: look up the idempotency keys,
-read the head of the chain, hash the new entries onto it in one pass, store them with one COPY.
+Appends run inside one transaction holding the audit append lock: read the head of the chain,
+hash the new entries onto it in one pass, store them with one COPY; only when that COPY meets an
+event_id already stored are the idempotency keys looked up and the new entries alone stored.
 `append_entries` does that on a caller's connection so the event appender can add a batch of
 entries and move its offset in one transaction. Proofs come from a `LogTree` that follows the
 table; verification (`verify.verify_log`) reads everything afresh.
@@ -9,9 +10,11 @@ table; verification (`verify.verify_log`) reads everything afresh.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,12 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agentcoord.errors import InvalidInputError, NotFoundError
 from agentcoord.services.audit.canonical import canonical_payload, plain_payloads
-from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows
+from agentcoord.services.audit.chain import GENESIS_HASH, VerifyReport, chain_rows, iter_chain_rows
 from agentcoord.services.audit.tree import LogTree
 from agentcoord.services.audit.verify import verify_log
 from agentcoord.store import Database
 from agentcoord.store import audit as audit_store
-from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint, entry_from_row
+from agentcoord.store.audit import AuditEntry, EntryFilter, StoredCheckpoint
 from agentcoord.store.database import Connection
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 BUS_EVENT_PREFIX = "event:"
 """event_id prefix reserved for entries the appender makes from bus events."""
 MAX_PAGE_SIZE = 1000
+_RESERVED_AT_START = "\x00" + BUS_EVENT_PREFIX  # found in NUL-joined ids where an id starts with it
+_new_tuple = tuple.__new__  # NewEntry's own __new__ is a Python function; this builds the same tuple
 MAX_APPEND_BATCH = 1000
 """Entries appended per transaction by `AuditLog.append_many` (longer lists are split)."""
 
@@ -63,27 +68,54 @@ class InclusionProof:
     checkpoint: StoredCheckpoint | None
 
 
-async def append_entries(conn: Connection, entries: Sequence[NewEntry]) -> list[tuple[AuditEntry, bool]]:
+async def append_entries(
+    conn: Connection, entries: Sequence[NewEntry] | Callable[[], Sequence[NewEntry]], *, begin: bool = False
+) -> list[tuple[AuditEntry, bool]]:
     """Append entries in the caller's transaction; (entry, appended) for each, in order.
 
+    `entries` may be a function making them, called while the lock and the head are being
+    fetched (the server works meanwhile); what it raises ends the append with nothing stored.
+    `begin`: open that transaction first (on a `store.audit.append_transaction` connection).
+
     An event_id already stored (or repeated within `entries`) yields the entry first stored
-    and appends nothing.
+    and appends nothing. Replays are rare, so the ids are not looked up first: the rows are
+    chained and COPYed at once (hashed as they are sent, the results built while the server
+    stores them), and only when the unique index finds a stored event_id does the append roll
+    back to its savepoint (keeping the lock and so the head it chained onto), look the ids up
+    and chain and store just the new entries.
     """
+    make = entries if callable(entries) else None
+    if not (make or entries):
+        return []
+    head, recorded_at, made = await audit_store.begin_append(conn, begin=begin, meanwhile=make)
+    if made is not None:
+        entries = made
+    assert not callable(entries)
     if not entries:
         return []
-    known, head, recorded_at = await audit_store.begin_append(conn, list({e.event_id for e in entries}))
     seq, prev_hash = (head.seq, head.entry_hash) if head else (0, GENESIS_HASH)
-    pending: dict[str, NewEntry] = {}  # the first request for each event_id not stored yet
-    for new in entries:
-        if new.event_id not in known:
+    pending = dict(zip([new.event_id for new in entries], entries, strict=True))
+    if len(pending) < len(entries):  # repeated ids: the first request for each is the one appended
+        pending = {}
+        for new in entries:
             pending.setdefault(new.event_id, new)
-    rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
-    known.update(zip(pending, map(entry_from_row, rows)))
+    rows = iter_chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+    known: dict[str, AuditEntry] = {}
+    stored = await audit_store.insert_new_rows(conn, rows, then=audit_store.entries_from_rows)
+    if stored is None:
+        known = await audit_store.stored_entries(conn, list(pending))
+        pending = {event_id: new for event_id, new in pending.items() if event_id not in known}
+        new_rows = chain_rows(pending.values(), first_seq=seq + 1, prev_hash=prev_hash, recorded_at=recorded_at)
+        if new_rows:
+            await audit_store.insert_rows(conn, new_rows)
+        stored = audit_store.entries_from_rows(new_rows)
+    if len(stored) == len(entries):  # all new and distinct, the common case
+        return list(zip(stored, repeat(True)))
+    known.update(zip(pending, stored))
     results: list[tuple[AuditEntry, bool]] = []
     for new in entries:
         appended = pending.pop(new.event_id, None) is not None  # True once per event_id appended
         results.append((known[new.event_id], appended))
-    await audit_store.insert_rows(conn, rows)
     return results
 
 
@@ -115,17 +147,20 @@ class AuditLog:
 
         Every request is checked before anything is written; each batch of MAX_APPEND_BATCH is
         one transaction, so a failure part-way leaves earlier batches stored (replay them: the
-        event ids make that harmless).
+        event ids make that harmless). A single batch is checked while its transaction's first
+        round trip (BEGIN, lock, head) is out; a refusal then rolls that transaction back.
         """
-        printed = plain_payloads([payload for *_, payload in requests])  # the common case, in bulk
-        checked = [
-            _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
-            for i, request in enumerate(requests)
-        ]
-        results: list[tuple[AuditEntry, bool]] = []
-        for start in range(0, len(checked), MAX_APPEND_BATCH):
-            async with self._db.transaction() as conn:
-                results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH])
+        if not requests:
+            return []
+        if len(requests) <= MAX_APPEND_BATCH:  # one transaction: check while its first round trip is out
+            async with audit_store.append_transaction(self._db) as conn:
+                results = await append_entries(conn, functools.partial(_checked_all, requests), begin=True)
+        else:
+            checked = _checked_all(requests)
+            results = []
+            for start in range(0, len(checked), MAX_APPEND_BATCH):
+                async with audit_store.append_transaction(self._db) as conn:
+                    results += await append_entries(conn, checked[start : start + MAX_APPEND_BATCH], begin=True)
         appended = [entry.seq for entry, new in results if new]
         if appended:
             log.info("audit entries appended", extra={"first_seq": appended[0], "count": len(appended)})
@@ -201,6 +236,37 @@ class AuditLog:
             raise InvalidInputError("must be between 0 and new_size", field="old_size")
         tree = await self._tree.catch_up(at_least=new_size)
         return tree.consistency_proof(old_size, new_size)
+
+
+def _checked_all(requests: Sequence[tuple[str, str, str, str, Mapping[str, Any]]]) -> list[NewEntry]:
+    """Every request checked and its payload canonical: in bulk when all pass, else one by one."""
+    checked = _checked_in_bulk(requests)
+    if checked is None:  # something to refuse, redact or print the slow way: request by request
+        printed = plain_payloads([payload for *_, payload in requests])
+        checked = [
+            _checked(*request, index=i if len(requests) > 1 else None, printed=printed[i])
+            for i, request in enumerate(requests)
+        ]
+    return checked
+
+
+def _checked_in_bulk(requests: Sequence[tuple[str, str, str, str, Mapping[str, Any]]]) -> list[NewEntry] | None:
+    """What `_checked` makes of each request, when every one passes and has a plain payload; else None.
+
+    The common case decided with C-level passes over the whole batch; None sends the batch
+    through `_checked` request by request, which refuses, redacts and names fields as always.
+    """
+    if not requests:
+        return []
+    event_ids, actors, actions, subjects, payloads = zip(*requests, strict=True)
+    if not (all(event_ids) and all(actors) and all(actions) and all(subjects)):
+        return None
+    if set(map(type, event_ids)) != {str} or "\x00".join(("", *event_ids)).find(_RESERVED_AT_START) >= 0:
+        return None  # (an id holding NUL + the prefix only costs the slow path, which decides)
+    printed = plain_payloads(payloads)
+    if None in printed:
+        return None
+    return list(map(_new_tuple, repeat(NewEntry), zip(event_ids, actors, actions, subjects, printed)))
 
 
 def _checked(

@@ -282,3 +282,16 @@ def test_every_secret_pattern_has_a_sample_that_the_fast_paths_send_to_redaction
         payload = {"note": f"x {sample} y"}
         assert plain_payloads([payload, {"n": 1}]) == [None, b'{"n":1}'], sample
         assert canonical_payload(payload) == b'{"note":"x [REDACTED] y"}', sample
+
+
+def test_plain_payloads_print_a_batch_of_flat_payloads_at_once_as_canonical_payload_would() -> None:
+    batch = [{"z": 1, "a": "x\u00e9\n\"", "m": None, "b": True}, {}, {"n": -(2**63)}, {"a": "ok"}]
+    plain_payloads(batch)  # every key is known from now on, so the batch takes the flat path
+    assert plain_payloads(batch) == [canonical_payload(payload) for payload in batch]
+    too_big = [{"a": "ok"}, {"n": 2**64}, {"b": False}]  # orjson cannot print it: that one alone defers
+    assert plain_payloads(too_big) == [b'{"a":"ok"}', None, b'{"b":false}']
+    assert canonical_payload({"n": 2**64}) == b'{"n":18446744073709551616}'
+    nested = [{"a": "ok"}, {"a": [1, {"b": 2}]}]  # not flat: payload by payload, same bytes
+    assert plain_payloads(nested) == [b'{"a":"ok"}', b'{"a":[1,{"b":2}]}']
+    leaky = [{"a": "ok"}, {"a": "token sk-abcdefghijklmnop1234"}]  # flat, but the secret scan still runs
+    assert plain_payloads(leaky) == [b'{"a":"ok"}', None]

@@ -20,9 +20,11 @@ from agentcoord.services.audit.chain import (
     Problem,
     VerifyReport,
     build_entry,
+    chain_rows,
     compute_entry_hash,
     format_recorded_at,
     hash_preimage,
+    iter_chain_rows,
     verify_chain,
 )
 from agentcoord.store.audit import AuditEntry
@@ -209,3 +211,41 @@ def test_the_verifier_streams_and_ignores_entries_after_the_first_failure() -> N
     assert not verifier.check(entries[1])
     report = verifier.report()
     assert (report.first_bad_seq, report.entries_checked, report.problem) == (2, 2, Problem.MISSING)
+
+
+def test_chain_rows_hash_a_batch_exactly_as_build_entry_does_one_by_one() -> None:
+    new = [
+        ("e1", "agent:sim", "task.updated", "mission/m1", canonical_payload({"n": 1})),
+        ('e"2\\', "agent:s\u00edm \u2028", "t\u00e4sk\n", "mission/m1", canonical_payload({"k\u00e9y": "v\u0001"})),
+        ("e3", "agent:sim", "task.updated", "system", b"{}"),
+    ]
+    prev = bytes(range(32))
+    rows = chain_rows(new, first_seq=41, prev_hash=prev, recorded_at=START)
+    expected = []
+    for seq, (event_id, actor, action, subject, payload) in enumerate(new, start=41):
+        entry = build_entry(seq=seq, event_id=event_id, recorded_at=START, actor=actor, action=action,
+                            subject=subject, payload=payload, prev_hash=prev)
+        expected.append(entry)
+        prev = entry.entry_hash
+    assert [AuditEntry(*row) for row in rows] == expected
+    assert chain_rows([], first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START) == []
+
+
+def test_rows_hashed_chunk_by_chunk_link_across_chunks() -> None:
+    new = [(f"e{i}", "agent:sim", f"act.{i % 3}", f"mission/m{i % 5}", canonical_payload({"i": i}))
+           for i in range(150)]  # more than two of iter_chain_rows' chunks
+    rows = list(iter_chain_rows(new, first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START))
+    assert [row[0] for row in rows] == list(range(1, 151))
+    assert verify_chain([AuditEntry(*row) for row in rows]).intact
+    assert rows == chain_rows(new, first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START)
+
+
+def test_chain_rows_refuse_a_lone_surrogate_and_a_non_string() -> None:
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        chain_rows([("e\ud800", "a", "b", "c", b"{}")], first_seq=1, prev_hash=GENESIS_HASH, recorded_at=START)
+    with pytest.raises(TypeError, match="expected a string"):
+        chain_rows([("e1", "a", 7, "c", b"{}")], first_seq=1, prev_hash=GENESIS_HASH,  # type: ignore[list-item]
+                   recorded_at=START)
+    with pytest.raises(TypeError, match="bytes"):
+        chain_rows([("e1", "a", "b", "c", "{}")], first_seq=1, prev_hash=GENESIS_HASH,  # type: ignore[list-item]
+                   recorded_at=START)

@@ -9,10 +9,13 @@ machine, over 6 minutes for 80,000), so they are covered by the smaller test in 
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import Counter
 
 import pytest
 
 from agentcoord.services.audit.chain import GENESIS_HASH
+from agentcoord.store.audit import AuditEntry
 
 APPENDERS = 8
 ENTRIES_EACH = 10_000
@@ -49,3 +52,38 @@ def test_eight_concurrent_appenders_of_ten_thousand_entries(runner, audit_env) -
     assert len(set(prev_hashes)) == total  # no entry has two successors: no fork
     assert report.intact and report.entries_checked == total and report.tree_size == total
     assert report.checkpoints_checked >= 2 * 2  # several checkpoints, each in the database and outside
+
+
+def test_concurrent_appenders_replaying_each_others_ids_store_each_id_once(runner, audit_env) -> None:
+    # Every appender sends the same 2,000 ids in its own order, so most batches meet ids another
+    # appender stored a moment before and take the fall back (savepoint, look-up, re-chain).
+    log = audit_env.log
+    ids = [f"shared-{i}" for i in range(2000)]
+
+    async def appender(worker: int) -> list[tuple[AuditEntry, bool]]:
+        order = random.Random(worker).sample(ids, len(ids))
+        results: list[tuple[AuditEntry, bool]] = []
+        for start in range(0, len(order), 50):
+            results += await log.append_many([
+                (event_id, f"worker:{worker}", "test.append", "system", {"worker": worker})
+                for event_id in order[start : start + 50]
+            ])
+        return results
+
+    async def scenario() -> tuple[list[list[tuple[AuditEntry, bool]]], list[AuditEntry], object]:
+        results = await asyncio.gather(*(appender(w) for w in range(4)))
+        stored: list[AuditEntry] = []
+        while page := await log.list_entries(after_seq=stored[-1].seq if stored else 0, page_size=1000):
+            stored += page
+        return results, stored, await log.verify()
+
+    results, stored, report = runner.run(scenario(), timeout=120)
+    assert [entry.seq for entry in stored] == list(range(1, len(ids) + 1))
+    assert sorted(entry.event_id for entry in stored) == sorted(ids)
+    by_id = {entry.event_id: entry for entry in stored}
+    appended = Counter(entry.event_id for worker in results for entry, new in worker if new)
+    assert appended == Counter(ids)  # each id appended by exactly one appender
+    for worker in results:
+        assert len(worker) == len(ids)
+        assert all(entry == by_id[entry.event_id] for entry, _ in worker)  # replays got the stored entry
+    assert report.intact and report.entries_checked == len(ids)
