@@ -71,6 +71,9 @@ _CSV_SELECT = {
 }
 _USAGE_QUERY = sql.SQL("SELECT {columns} FROM usage_events WHERE ended_at >= {start} AND ended_at < {end}")
 _CSV_QUERY = sql.SQL("COPY ({query}) TO STDOUT WITH (FORMAT csv)")
+# Rows per batch a scan converts at a time. At 10M rows of two string columns, one 10M-row
+# batch caused ~92k page faults, 300k-row batches ~28k, 65,536-row batches ~8k, at equal speed.
+_SCAN_BATCH_ROWS = 65_536
 # Connection parameters handed on to the ADBC driver (its libpq may predate newer options).
 _ADBC_PARAMETERS = frozenset(
     {
@@ -244,7 +247,8 @@ def scan_usage_arrow(table: pa.Table) -> pl.LazyFrame:
         projected = table if with_columns is None else table.select(with_columns)
         if n_rows is not None:
             projected = projected.slice(0, n_rows)
-        for batch in projected.to_batches() or [projected.schema.empty_table()]:
+        rows = min(batch_size or _SCAN_BATCH_ROWS, _SCAN_BATCH_ROWS)
+        for batch in projected.to_batches(max_chunksize=rows) or [projected.schema.empty_table()]:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             yield frame if predicate is None else frame.filter(predicate)
