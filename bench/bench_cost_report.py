@@ -29,6 +29,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -161,26 +162,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path, help="embedded PostgreSQL data dir to keep and reuse")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every method, in turn; medians shown")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     embedded = None
     if not url:
         embedded = start_embedded_postgres(args.data_dir or Path(tempfile.mkdtemp()) / "pg")
         url = embedded.url
+    rounds: list[dict[str, dict[str, Any]]] = []
     try:
         migrate(url)
         fill(url, args.events)
-        results = {name: measure(name, url) for name in METHODS}
+        for _ in range(args.rounds):
+            rounds.append({name: measure(name, url) for name in METHODS})
+            rounds[-1]["load"] = {"1 min": os.getloadavg()[0]}
     finally:
         if embedded is not None:
             embedded.stop()
-    assert len({r["total"] for r in results.values()}) == 1, results
-    print(f"weekly report (by agent, mission) over {args.events:,} usage events, {results['sql']['groups']} groups")
+    assert len({r["total"] for one in rounds for n, r in one.items() if n != "load"}) == 1, rounds
+    results = {
+        name: {key: statistics.median(one[name][key] for one in rounds) for key in rounds[0][name]}
+        for name in METHODS
+    }
+    print(f"weekly report (by agent, mission) over {args.events:,} usage events, {results['sql']['groups']:.0f} groups,"
+          f" medians of {args.rounds} round(s)")
     print(f"{'path':<13} {'read s':>8} {'aggregate s':>12} {'total s':>8} {'peak RSS MB':>12}")
     for name, r in results.items():
         print(f"{name:<13} {r['read']:8.2f} {r['aggregate']:12.3f} {r['read'] + r['aggregate']:8.2f} {r['peak_rss_mb']:12.0f}")
+    if args.rounds > 1:
+        for key in ("aggregate", "read"):
+            print(f"{key} s per round: " + "; ".join(
+                f"{name} {' '.join(f'{one[name][key]:.2f}' for one in rounds)}" for name in METHODS
+                if key == "aggregate" or results[name]["read"]))
+        print("load average (1 min) after each round: " + " ".join(f"{one['load']['1 min']:.1f}" for one in rounds))
     polars, pandas, sql = results["polars"], results["pandas"], results["sql"]
-    print(f"aggregate: polars is {pandas['aggregate'] / polars['aggregate']:.1f}x faster than pandas")
+    ratios = [one["pandas"]["aggregate"] / one["polars"]["aggregate"] for one in rounds]
+    print(f"aggregate: polars is {statistics.median(ratios):.1f}x faster than pandas"
+          f" (median of per-round ratios {' '.join(f'{x:.1f}' for x in ratios)})")
     before = results["polars-before"]
     print(f"before column selection: aggregate {before['aggregate']:.3f} s, read {before['read']:.2f} s")
     print(f"read: ADBC is {results['polars-csv']['read'] / polars['read']:.2f}x faster than COPY -> CSV")
