@@ -14,6 +14,8 @@ import polars as pl
 
 ACCEPTED_TASK_STATES = ("accepted", "succeeded")
 REWORK_OUTCOMES = ("failed", "rejected", "reverted")
+QUALITY_USAGE_COLUMNS = ("attempt_id", "cost_micro_usd")
+"""The usage columns `quality_frame` reads (`reports.usage_lazy(..., columns=...)`)."""
 
 
 def quality_frame(usage: pl.LazyFrame, outcomes: pl.LazyFrame) -> pl.DataFrame:

@@ -11,7 +11,7 @@ interval is [start, end).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,7 +22,12 @@ import psycopg
 
 from agentcoord.errors import InvalidInputError
 from agentcoord.money import MICRO_USD_PER_USD, format_usd
-from agentcoord.store.usage_frames import read_task_capabilities, read_usage_frame
+from agentcoord.store.usage_frames import (
+    USAGE_FRAME_SCHEMA,
+    read_task_capabilities,
+    read_usage_arrow,
+    scan_usage_arrow,
+)
 from agentcoord.usage import SpendDimension
 
 PERIOD_FORMS = (
@@ -44,6 +49,24 @@ METRIC_COLUMNS = (
     "computed_cost_micro_usd",
     "reported_cost_micro_usd",
     "discrepancy_micro_usd",
+)
+
+# The usage columns each dimension is made from, and those every spend aggregation sums.
+_DIMENSION_SOURCES = {
+    "agent": ("agent",),
+    "mission": ("mission",),
+    "task": ("task",),
+    "model": ("model",),
+    "capability": ("mission", "task"),
+    "day": ("ended_at",),
+    "week": ("ended_at",),
+}
+_SPEND_SOURCES = (
+    "cost_micro_usd",
+    "input_tokens",
+    "output_tokens",
+    "computed_cost_micro_usd",
+    "reported_cost_micro_usd",
 )
 
 _LAST_DAYS = re.compile(r"last-(\d{1,5})d")
@@ -107,14 +130,23 @@ def parse_dimensions(text: str) -> tuple[str, ...]:
 
 
 def usage_lazy(
-    conn: psycopg.Connection[Any], period: Period, *, with_capability: bool = True
+    conn: psycopg.Connection[Any],
+    period: Period,
+    *,
+    with_capability: bool = True,
+    columns: Collection[str] | None = None,
 ) -> pl.LazyFrame:
     """The usage events of `period` as a lazy frame with a column per dimension in DIMENSIONS.
 
     Adds `capability` (the task's sorted capabilities joined with "+", "" outside any task),
-    `day` (YYYY-MM-DD) and `week` (YYYY-Www, ISO) to the USAGE_FRAME_SCHEMA columns.
+    `day` (YYYY-MM-DD) and `week` (YYYY-Www, ISO) to the USAGE_FRAME_SCHEMA columns. With
+    `columns` (USAGE_FRAME_SCHEMA names, e.g. from `usage_columns`) only those are read from
+    PostgreSQL; `day` and `week` then exist only when `ended_at` is read, and `capability` needs
+    `mission` and `task`.
     """
-    events = read_usage_frame(conn, start=period.start, end=period.end).lazy()
+    table = read_usage_arrow(conn, start=period.start, end=period.end, columns=columns)
+    events = scan_usage_arrow(table)
+    read = set(USAGE_FRAME_SCHEMA if columns is None else columns)
     if with_capability:
         tasks = read_task_capabilities(conn).lazy()
         events = events.join(tasks, on=["mission", "task"], how="left").with_columns(
@@ -122,10 +154,22 @@ def usage_lazy(
         )
     else:
         events = events.with_columns(capability=pl.lit(""))
+    if "ended_at" not in read:
+        return events
     return events.with_columns(
         day=pl.col("ended_at").dt.strftime("%Y-%m-%d"),
         week=pl.col("ended_at").dt.strftime("%G-W%V"),
     )
+
+
+def usage_columns(by: Sequence[str], *, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The USAGE_FRAME_SCHEMA columns a spend aggregation by `by` (DIMENSIONS) reads, plus `extra`.
+
+    Reading only these matters at millions of events: every string column read costs a
+    transfer from PostgreSQL and a copy into Polars' string layout.
+    """
+    needed = {*extra, *_SPEND_SOURCES, *(c for d in by for c in _DIMENSION_SOURCES[d])}
+    return tuple(name for name in USAGE_FRAME_SCHEMA if name in needed)
 
 
 def aggregate_spend(events: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
@@ -168,7 +212,9 @@ def spend_frame(
     keys = tuple(by)
     _check_dimensions(keys)
     with _connection(source) as conn:
-        events = usage_lazy(conn, period, with_capability="capability" in keys)
+        events = usage_lazy(
+            conn, period, with_capability="capability" in keys, columns=usage_columns(keys)
+        )
         return aggregate_spend(events, keys).collect()
 
 
@@ -185,7 +231,12 @@ def week_over_week(
     this_week, last_week = parse_period("this-week", now=now), parse_period("last-week", now=now)
     both = Period(last_week.start, this_week.end, "last and this week")
     with _connection(source) as conn:
-        events = usage_lazy(conn, both, with_capability="capability" in keys)
+        events = usage_lazy(
+            conn,
+            both,
+            with_capability="capability" in keys,
+            columns=usage_columns(keys, extra=("ended_at",)),
+        )
         is_this_week = pl.col("ended_at") >= this_week.start
         frame = (
             events.group_by(keys)

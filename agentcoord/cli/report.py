@@ -17,7 +17,7 @@ import psycopg
 
 from agentcoord.cli.output import say, table
 from agentcoord.config import Config
-from agentcoord.cost_quality import counterfactuals, quality_frame
+from agentcoord.cost_quality import QUALITY_USAGE_COLUMNS, counterfactuals, quality_frame
 from agentcoord.money import format_usd
 from agentcoord.report_formats import FORMATS, check_format, cost_report, write_output
 from agentcoord.reports import (
@@ -69,7 +69,8 @@ def run_report(args: argparse.Namespace, config: Config) -> int:
 
 
 def _quality_text(conn: psycopg.Connection[Any], period: Period) -> str:
-    quality = quality_frame(usage_lazy(conn, period, with_capability=False), read_outcomes(conn).lazy())
+    usage = usage_lazy(conn, period, with_capability=False, columns=QUALITY_USAGE_COLUMNS)
+    quality = quality_frame(usage, read_outcomes(conn).lazy())
     rows = [
         [r["agent"], r["capability"], str(r["attempts"]), str(r["accepted_tasks"]),
          f"{r['acceptance_rate']:.0%}", format_usd(r["cost_micro_usd"]), format_usd(r["rework_micro_usd"]),

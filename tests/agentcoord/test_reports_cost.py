@@ -17,7 +17,9 @@ from agentcoord.cli.main import main as cli_main
 from agentcoord.cost_quality import counterfactuals, quality_frame
 from agentcoord.report_formats import cost_report
 from agentcoord.reports import (
+    DIMENSIONS,
     Period,
+    aggregate_spend,
     forecast_micro_usd,
     parse_period,
     spend_frame,
@@ -81,6 +83,26 @@ def test_week_over_week(url: str) -> None:
         ("sim-deep", 0, 3_000_000, 3_000_000, None),
         ("sim-fast", 500_000, 1_000_000, 500_000, 100.0),
     ]
+
+
+@pytest.mark.parametrize("by", [(d,) for d in DIMENSIONS] + [("capability", "agent", "week")])
+def test_reading_only_the_needed_columns_changes_no_result(fresh_database_url: str, by: tuple[str, ...]) -> None:
+    attempts = [("a0", "t0", "sim-deep", "succeeded", "accepted", ["code", "review"]),
+                ("a1", "t1", "sim-fast", "failed", "rejected", ["code"])]
+    with psycopg.connect(fresh_database_url) as conn:
+        _outcomes(conn, attempts)
+        insert_usage(conn, [
+            {"key": "a0", "attempt": "a0", "mission": "m-q", "task": "t0", "agent": "sim-deep", "cost": 7,
+             "reported": 7, "computed": 5},
+            {"key": "a1", "attempt": "a1", "mission": "m-q", "task": "t1", "agent": "sim-fast", "cost": 3,
+             "ended": datetime(2026, 10, 28, 9, tzinfo=UTC)},
+            {"key": "x", "cost": 11, "ended": datetime(2026, 11, 4, 23, 59, tzinfo=UTC)},
+        ])
+        period = Period(None, None, "all")
+        everything = aggregate_spend(usage_lazy(conn, period), by).collect()
+
+        assert spend_frame(conn, period, by=by).equals(everything)
+    assert int(everything["cost_micro_usd"].sum()) == 21
 
 
 def test_forecast_extrapolates_the_rate_so_far() -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import psycopg
 import pytest
 
 from agentcoord.store import usage_frames
-from agentcoord.store.usage_frames import USAGE_FRAME_SCHEMA, read_usage_arrow, read_usage_frame
+from agentcoord.store.usage_frames import (
+    USAGE_FRAME_SCHEMA,
+    read_usage_arrow,
+    read_usage_frame,
+    scan_usage_arrow,
+    usage_frame_from_arrow,
+)
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -70,3 +77,39 @@ def test_open_and_empty_periods(url: str, start, end, keys: int) -> None:
     assert frame.height == keys
     assert frame.schema == dict(USAGE_FRAME_SCHEMA)
     assert frame.equals(in_transaction)
+
+
+def test_a_read_of_some_columns_is_those_columns_of_the_full_read(url: str) -> None:
+    columns = ("ended_at", "agent", "cost_micro_usd", "reported_cost_micro_usd")
+
+    with psycopg.connect(url) as conn:
+        full = read_usage_frame(conn, start=None, end=None)
+        some = read_usage_frame(conn, start=None, end=None, columns=columns)
+        conn.execute("SELECT 1")
+        some_in_transaction = read_usage_frame(conn, start=None, end=None, columns=columns)
+
+    assert some.columns == ["agent", "cost_micro_usd", "reported_cost_micro_usd", "ended_at"]
+    assert some.equals(full.select(some.columns))
+    assert some_in_transaction.equals(some)
+
+
+def test_unknown_columns_are_refused(url: str) -> None:
+    with psycopg.connect(url) as conn, pytest.raises(ValueError, match="mission_id"):
+        read_usage_arrow(conn, start=None, end=None, columns=("agent", "mission_id"))
+
+
+def test_a_scan_of_the_read_answers_as_the_converted_frame(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        table = read_usage_arrow(conn, start=None, end=None)
+    frame = usage_frame_from_arrow(table)
+    scan = scan_usage_arrow(table)
+
+    assert scan.collect().equals(frame)
+    assert scan.collect_schema() == frame.schema
+    late = pl.col("ended_at") > START + timedelta(hours=1)
+    assert scan.filter(late).select("cost_micro_usd", "task").collect().equals(
+        frame.filter(late).select("cost_micro_usd", "task")
+    )
+    assert scan.head(1).collect().equals(frame.head(1))
+    empty = scan_usage_arrow(table.slice(0, 0)).group_by("agent").agg(pl.len()).collect()
+    assert empty.height == 0
