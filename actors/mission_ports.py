@@ -33,6 +33,9 @@ class RayMissionPorts:
         self, config: Config, *, policy_checker: Any, agent_pool: Any, routing: RoutingClient, budgets: BudgetClient
     ) -> None:
         self._config = config
+        # Sent to every attempt: put in the object store once instead of serialised per task.
+        # The host owns it; should the host die, its attempts are lost with it anyway.
+        self._config_ref = ray.put(config)
         self._policy_checker = policy_checker
         self._agent_pool = agent_pool
         self._routing = routing
@@ -82,7 +85,7 @@ class RayMissionPorts:
         self._agent_pool.release.remote(attempt_id)
 
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]:
-        ref: Awaitable[AttemptReport] = run_attempt.remote(self._config, request)
+        ref: Awaitable[AttemptReport] = run_attempt.remote(self._config_ref, request)
         return ref
 
     def cancel(self, attempt: Awaitable[AttemptReport], *, force: bool) -> None:
@@ -94,5 +97,5 @@ class RayMissionPorts:
                 mission_id=mission_id, task_id="plan", capabilities=[PLAN_CAPABILITY], description=goal
             )
         )
-        result: PlanResult = await run_planning.remote(self._config, response.agent, goal)
+        result: PlanResult = await run_planning.remote(self._config_ref, response.agent, goal)
         return result
