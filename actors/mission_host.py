@@ -8,8 +8,8 @@ call. A mission's state lives in its event log, not in the host: whatever ends a
 Ray restarts it (max_restarts=-1) and re-delivers the pending `run` calls (max_task_retries=-1),
 and each mission resumes from its log.
 
-Each start of a mission is recorded as an incarnation. A mission that starts again and again with
-no task finishing in between is isolated first: after ISOLATE_AFTER_STARTS such starts a shared
+Each start of a mission is recorded as an incarnation, with the mission's progress (finished tasks
+and verdicts). A mission that starts again and again without progress is isolated first: after ISOLATE_AFTER_STARTS such starts a shared
 host declines it and the supervisor gives it a host of its own, so a mission that crashes its
 process cannot take the others down with it forever. At CRASH_LOOP_STARTS it is failed as a crash
 loop instead of restarting forever.
@@ -118,7 +118,7 @@ class MissionHostShell:
         view = await runner.refresh()
         if view.state.is_terminal:
             return view.state.value
-        progress = sum(1 for t in view.ordered_tasks() if t.state.is_terminal)
+        progress = view.progress
         async with wiring.db.transaction() as conn:
             earlier = await store.starts_without_progress(conn, mission_id=mission_id, progress=progress)
             if self._shared and earlier >= ISOLATE_AFTER_STARTS:

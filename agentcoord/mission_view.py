@@ -32,6 +32,8 @@ class TaskView:
     cost_micro_usd: int = 0
     review_required: bool = False
     """A require_review rule matched the task when it was routed: its result waits for a review."""
+    reviews: int = 0
+    """Verdicts on its results so far (transitions out of awaiting_review)."""
 
 
 @dataclass
@@ -124,6 +126,16 @@ class MissionView:
         """Tasks in the order the mission listed them."""
         return list(self.tasks.values())
 
+    @property
+    def progress(self) -> int:
+        """How far the mission has come: finished tasks plus verdicts on results.
+
+        Starts that find the same progress in a row are a crash loop in the making (see
+        actors.mission_host). Verdicts count because a rejection sends a task back without
+        finishing it, and a mission reworked after each of several reviews must not look stuck.
+        """
+        return sum(1 for t in self.tasks.values() if t.state.is_terminal) + sum(t.reviews for t in self.tasks.values())
+
 
 def task_spec_payload(task: TaskSpec) -> dict[str, Any]:
     """A task spec as event payload (the inverse of `_task_spec`)."""
@@ -176,6 +188,8 @@ def _task_state(view: MissionView, task_id: str, payload: Mapping[str, Any]) -> 
         changes["agent"] = payload["agent"]
     if "review_required" in payload:
         changes["review_required"] = bool(payload["review_required"])
+    if payload.get("from") == TaskState.AWAITING_REVIEW.value:
+        changes["reviews"] = task.reviews + 1
     if target is TaskState.RUNNING:
         changes["attempts"] = task.attempts + 1
         changes["current_attempt_id"] = payload.get("attempt_id", "")

@@ -65,3 +65,19 @@ def test_unsettled_events_are_folded_into_a_copy_and_again_once_settled() -> Non
     again = log.advance([running], horizon=running.xact_id + 1)
     assert again is log and log.task("t1").state is TaskState.RUNNING
     assert log.state is MissionState.CREATED
+
+
+def test_progress_counts_finished_tasks_and_verdicts_so_rework_after_a_rejection_is_progress() -> None:
+    routed, running, awaiting, _ = _transitions()
+    view = MissionView.fold("m1", [_created(), routed, running, awaiting])
+    assert view.progress == 0
+    rework = [
+        _event(20, "task.state", {"from": "awaiting_review", "to": "pending"}, task_id="t1"),
+        _event(21, "task.state", {"from": "pending", "to": "routed"}, task_id="t1"),
+        _event(22, "task.state", {"from": "routed", "to": "running"}, task_id="t1"),
+        _event(23, "task.state", {"from": "running", "to": "awaiting_review"}, task_id="t1"),
+    ]
+    view.apply_all(rework)
+    assert view.task("t1").state is TaskState.AWAITING_REVIEW and view.progress == 1  # rejected once
+    view.apply(_event(24, "task.state", {"from": "awaiting_review", "to": "accepted"}, task_id="t1"))
+    assert view.progress == 3  # a second verdict, and the task is finished
