@@ -8,11 +8,12 @@ call. A mission's state lives in its event log, not in the host: whatever ends a
 Ray restarts it (max_restarts=-1) and re-delivers the pending `run` calls (max_task_retries=-1),
 and each mission resumes from its log.
 
-Each start of a mission is recorded as an incarnation, with the mission's progress (finished tasks
-and verdicts). A mission that starts again and again without progress is isolated first: after ISOLATE_AFTER_STARTS such starts a shared
-host declines it and the supervisor gives it a host of its own, so a mission that crashes its
-process cannot take the others down with it forever. At CRASH_LOOP_STARTS it is failed as a crash
-loop instead of restarting forever.
+Each start of a mission is recorded as an incarnation, with the mission's progress (finished
+tasks and verdicts, `MissionView.progress`). A mission that starts again and again without
+progress is isolated first: after ISOLATE_AFTER_STARTS such starts a shared host declines it and
+the supervisor gives it a host of its own, so a mission that crashes its process cannot take the
+others down with it forever. At CRASH_LOOP_STARTS it is failed as a crash loop instead of
+restarting forever.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ from agentcoord.store import missions as store
 log = logging.getLogger(__name__)
 
 ISOLATE_AFTER_STARTS = 2
-"""A mission that started this many times in a row without a task finishing gets its own host."""
+"""A mission that started this many times in a row without progress gets its own host."""
 CRASH_LOOP_STARTS = 5
-"""This many starts in a row with no task finishing in between fail the mission as a crash loop."""
+"""This many starts in a row without progress fail the mission as a crash loop."""
 ISOLATE = "isolate"
 """What `run` returns instead of a state when a shared host declines a suspect mission."""
 HOST_POOL_SIZE = 8
@@ -150,7 +151,7 @@ class MissionHostShell:
         return wiring
 
     async def _fail_crash_loop(self, db: Database, view: MissionView, streak: int, incarnation: int) -> None:
-        reason = f"crash loop: the mission started {streak} times in a row without finishing a task"
+        reason = f"crash loop: the mission started {streak} times in a row without progress (no task finished, no verdict)"
         log.error(reason, extra={"mission_id": view.mission_id, "incarnation": incarnation})
         try:
             async with db.transaction() as conn:
