@@ -39,6 +39,11 @@ class AgentPool:
     def release(self, attempt_id: str) -> None:
         self._leases.pop(attempt_id, None)
 
+    def release_many(self, attempt_ids: list[str]) -> None:
+        """`release` for each attempt id, in one call."""
+        for attempt_id in attempt_ids:
+            self.release(attempt_id)
+
     def in_use(self) -> dict[str, int]:
         """Slots taken per agent."""
         counts: dict[str, int] = {}

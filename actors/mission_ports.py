@@ -44,6 +44,7 @@ class RayMissionPorts:
         self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
         self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
         self._budget_checks: dict[tuple[str, str], asyncio.Future[tuple[bool, str]]] = {}
+        self._releases: list[str] = []
 
     async def check_policy(self, request: ActionRequest) -> Decision:
         return await self._policy_batch(request)
@@ -53,6 +54,8 @@ class RayMissionPorts:
         return decisions
 
     async def _acquire_slots(self, requests: list[tuple[str, str, int]]) -> list[bool]:
+        if self._releases:  # slots freed in this turn go first, so these requests can have them
+            self._send_releases()
         granted: list[bool] = await self._agent_pool.acquire_many.remote(requests)
         return granted
 
@@ -79,10 +82,19 @@ class RayMissionPorts:
         return await self._slot_batch((agent, attempt_id, self._config.agent(agent).max_concurrency))
 
     async def release_agent_slot(self, attempt_id: str) -> None:
-        # Sent, not awaited: Ray runs an actor's calls from one caller in order, so this Mission's
-        # next acquire already sees the slot free. Should this process die in the instant before
-        # Ray sends it, the slot stays taken until the pool restarts (see agent_pool).
-        self._agent_pool.release.remote(attempt_id)
+        # Sent, not awaited, and the releases of one event-loop turn (every mission of this host)
+        # go out as one call. Ray runs an actor's calls from one caller in order, and the batch
+        # leaves at the end of this turn, before any later acquire: this Mission's next acquire
+        # already sees the slot free. Should this process die before Ray sends it, the slot
+        # stays taken until the pool restarts (see agent_pool).
+        self._releases.append(attempt_id)
+        if len(self._releases) == 1:
+            asyncio.get_running_loop().call_soon(self._send_releases)
+
+    def _send_releases(self) -> None:
+        released, self._releases = self._releases, []
+        if released:
+            self._agent_pool.release_many.remote(released)
 
     def launch(self, request: AttemptRequest) -> Awaitable[AttemptReport]:
         ref: Awaitable[AttemptReport] = run_attempt.remote(self._config_ref, request)
