@@ -189,9 +189,10 @@ def mission_host(config: Config, mission_id: str, *, isolated: bool = False) -> 
     return name, _host(name, shared=not isolated, config=config)
 
 
-def start_shared_hosts(config: Config) -> list[Any]:
-    """Create every shared host now, so the first missions do not wait for their processes."""
-    return [_host(shared_host_name(index), shared=True, config=config) for index in range(config.mission_hosts)]
+def start_shared_hosts(config: Config) -> None:
+    """Create every shared host now (get or create), so the first missions do not wait for their processes."""
+    for index in range(config.mission_hosts):
+        _host(shared_host_name(index), shared=True, config=config)
 
 
 def _host(name: str, *, shared: bool, config: Config) -> Any:

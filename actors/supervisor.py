@@ -41,7 +41,7 @@ class MissionSupervisorShell:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._hosts: dict[str, tuple[str, Any]] = {}
         """mission id -> (actor name, handle) of the host running it now"""
-        self._shared_hosts = start_shared_hosts(config)
+        start_shared_hosts(config)
         self._reattached = asyncio.ensure_future(self.reattach())  # after a restart, nobody else will ask
 
     async def start_mission(self, mission_id: str, config: Config | None = None) -> None:
