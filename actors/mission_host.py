@@ -106,10 +106,6 @@ class MissionHostShell:
         if runner is not None:
             runner.wake()
 
-    async def missions(self) -> list[str]:
-        """Ids of the missions this host is driving now."""
-        return sorted(self._drives)
-
     async def pid(self) -> int:
         return os.getpid()
 
@@ -126,9 +122,10 @@ class MissionHostShell:
                 log.warning("mission restarted %d times without progress: isolating it", earlier,
                             extra={"mission_id": mission_id})
                 return ISOLATE
-            incarnation, streak = await store.record_incarnation(
+            incarnation = await store.record_incarnation(
                 conn, mission_id=mission_id, pid=os.getpid(), progress=progress
             )
+        streak = earlier + 1  # this start found the mission where the earlier ones did
         if streak >= CRASH_LOOP_STARTS:
             await self._fail_crash_loop(wiring.db, view, streak, incarnation)
             return MissionState.FAILED.value

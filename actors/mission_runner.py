@@ -347,7 +347,7 @@ class MissionRunner:
             attempt_id=start.attempt_id, mission_id=self._mission_id, task_id=task.spec.id,
             attempt_number=start.number, goal=self._view.goal, description=task.spec.description,
             capabilities=task.spec.capabilities,
-            resume_session_id=(start.session or "") if start.number > 1 else "", context=self._view.context,
+            resume_session_id=start.session or "", context=self._view.context,
         )
         handle = self._ports.launch(AttemptRequest(agent=start.agent, run=run))
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, start.attempt_id, handle)

@@ -122,11 +122,11 @@ async def mission_log(
     return await mission_log_after(conn, mission_id, after, topics=topics)
 
 
-async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, progress: int) -> tuple[int, int]:
-    """Count a new start of the mission; return (its number, starts in a row at this progress).
+async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, progress: int) -> int:
+    """Record a new start of the mission by process `pid`; return its incarnation number.
 
-    `progress` is how many tasks had finished when it started; a run of starts with no progress
-    between them is a crash loop.
+    `progress` is the mission's progress when it started (`MissionView.progress`); a run of starts
+    with no progress between them is a crash loop (see `starts_without_progress`).
     """
     cur = await conn.execute(
         "INSERT INTO mission_incarnations (mission_id, incarnation, pid, progress)"
@@ -136,11 +136,11 @@ async def record_incarnation(conn: Connection, *, mission_id: str, pid: int, pro
     )
     row = await cur.fetchone()
     assert row is not None
-    return int(row["incarnation"]), await starts_without_progress(conn, mission_id=mission_id, progress=progress)
+    return int(row["incarnation"])
 
 
 async def starts_without_progress(conn: Connection, *, mission_id: str, progress: int) -> int:
-    """How many of the mission's latest recorded starts, in a row, found `progress` tasks finished."""
+    """How many of the mission's latest recorded starts, in a row, found it at `progress`."""
     cur = await conn.execute(
         "SELECT progress FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation DESC LIMIT 100",
         (mission_id,),
