@@ -7,7 +7,6 @@ go out together (one PolicyChecker and one AgentPool call per event-loop turn).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -24,7 +23,6 @@ from agentcoord.planning import PlanResult
 from agentcoord.policy import ActionRequest, Decision
 from agentcoord.v1 import routing_pb2
 
-log = logging.getLogger(__name__)
 
 class RayMissionPorts:
     """MissionPorts over Ray and gRPC."""
