@@ -1,8 +1,9 @@
 """The Mission's logic: walk the task DAG, check policy, route, run attempts, record every step.
 
-The runner's working state is a fold over the mission's event log (`MissionView`), refreshed
-after every write; every transition is written (with its event, in one transaction) before it
-counts. A restarted runner therefore resumes where the last one stopped: finished tasks stay
+The runner's working state is a fold over the mission's event log (`MissionView`); every
+transition is written (with its event, in the same statement) before it counts. The runner folds
+the events of its own writes as the store returns them, and re-reads the log when woken (a
+cancel, a review) or once a poll interval has passed. A restarted runner therefore resumes where the last one stopped: finished tasks stay
 finished, and attempts that never reported are closed as lost and retried with new attempt ids.
 
 Scheduling: ready tasks start in file order, at most `max_parallel` at once per mission and at
@@ -20,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
@@ -33,7 +34,15 @@ from agentcoord.states import MissionState, TaskState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
 from agentcoord.store.agents import latest_session
+from agentcoord.store.events import Event
 from agentcoord.store.reviews import count_awaiting_review, lock_mission, record_review
+from agentcoord.store.task_changes import (
+    AttemptEnd,
+    PolicyRecord,
+    TaskChange,
+    Transition,
+    apply_task_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,9 @@ class MissionRunner:
         self._wake = asyncio.Event()
         self._stale = True
         """Whether others may have written since the last refresh (woken, or a poll is due)."""
+        self._unsettled: list[Event] = []
+        """Events folded into the view only provisionally: read above the horizon, or our own writes."""
+        self._refreshed_at = 0.0
 
     @property
     def view(self) -> MissionView:
@@ -154,8 +166,25 @@ class MissionRunner:
                 conn, self._mission_id, after=self._log.position, topics=FOLDED_TOPICS
             )
         self._view = self._log.advance(events, horizon=horizon)
+        self._unsettled = [event for event in events if event.xact_id >= horizon]
         self._stale = False
+        self._refreshed_at = time.monotonic()
         return self._view
+
+    def _fold_own(self, events: list[Event]) -> None:
+        """Fold events this runner just wrote, without reading them back.
+
+        They are provisional (an earlier-ordered event of someone else's transaction may still
+        commit), like the unsettled ones of a refresh: the next refresh folds them for good.
+        """
+        if events:
+            self._unsettled = sorted([*self._unsettled, *events], key=lambda event: event.position)
+            self._view = self._log.advance(self._unsettled, horizon=0)
+
+    @property
+    def _refresh_due(self) -> bool:
+        """Others may have written (woken, or polling), or our provisional events are a poll old."""
+        return self._stale or time.monotonic() - self._refreshed_at >= POLL_S
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""
@@ -180,8 +209,8 @@ class MissionRunner:
     async def _run_ready_tasks(self) -> MissionState | None:
         """Start tasks as they become ready until nothing runs or can start; CANCELLED if cancelled."""
         while True:
-            # Each write of ours refreshes the view; only a wake or a poll can bring news from others.
-            view = await self.refresh() if self._stale else self._view
+            # Our own writes are folded as they are made; only a wake or a poll can bring news from others.
+            view = await self.refresh() if self._refresh_due else self._view
             if view.state is MissionState.CANCELLED:
                 await self._abort_in_flight("mission cancelled")
                 return MissionState.CANCELLED
@@ -279,15 +308,22 @@ class MissionRunner:
         """Check, route and launch a round of tasks; False if one must wait (its agent has no free slot).
 
         The checks (policy, routing, budget, agent slot) of the round's tasks run concurrently
-        (the ports batch them); what they decided is then written in one transaction for the
-        whole round (policy decisions, routed, attempts started), so a round costs one commit
-        and one refresh on its way to running.
+        (the ports batch them); what they decided is then written as one statement for the
+        whole round (policy decisions, routed, attempts started), so a round costs one round
+        trip on its way to running.
         """
         starts = await asyncio.gather(*(self._check_start(task) for task in tasks))
-        async with self._db.transaction() as conn:
-            for start in starts:
-                await self._write_start(conn, start)
-        await self.refresh()
+        written = [(start, change) for start in starts if (change := self._start_change(start)) is not None]
+        async with self._db.connection() as conn:  # one statement: atomic by itself
+            result = await apply_task_changes(conn, [change for _, change in written])
+            for (start, _), done in zip(written, result.applied, strict=True):
+                if start.launch and done is not None:
+                    start.number = done.attempts
+                    if start.number > 1:  # a retry continues the agent's last session where its CLI can resume
+                        start.session = await latest_session(
+                            conn, mission_id=self._mission_id, task_id=start.task.spec.id, agent=start.agent
+                        )
+        self._fold_own(result.events)
         for start in starts:
             if start.launch:
                 self._launch(start)
@@ -313,33 +349,27 @@ class MissionRunner:
         start.granted = start.allowed and await self._ports.acquire_agent_slot(start.agent, start.attempt_id)
         return start
 
-    async def _write_start(self, conn: Any, start: _Start) -> None:
-        """Record what `_check_start` decided for one task, inside the round's transaction."""
-        task, state = start.task, start.task.state
-        if state is TaskState.PENDING:
-            await self._insert_decision(conn, task, start.decision)
+    def _start_change(self, start: _Start) -> TaskChange | None:
+        """What `_check_start` decided for one task, as the change to write; None if nothing changes."""
+        task = start.task
+        steps: list[Transition | PolicyRecord] = []
+        if task.state is TaskState.PENDING:
+            steps.append(self._policy_record(task, start.decision))
             if start.final is not None:
-                await self._move(conn, task, state, start.final[0], reason=start.final[1])
-                return
-            await self._move(
-                conn, task, state, TaskState.ROUTED, agent=start.agent, reason=start.route_reason,
+                steps.append(Transition(start.final[0], start.final[1]))
+                return self._change(task, steps)
+            steps.append(Transition(
+                TaskState.ROUTED, start.route_reason, agent=start.agent,
                 extra={"review_required": start.decision.effect is Effect.REQUIRE_REVIEW},
-            )
-            state = TaskState.ROUTED
+            ))
         if not start.allowed:
             # A spent hard budget is recorded as a policy denial like any other.
             budget = Decision(Effect.DENY, (BUDGET_RULE,), f"deny by {BUDGET_RULE}: {start.why}")
-            await self._insert_decision(conn, task, budget)
-            await self._move(conn, task, state, TaskState.BLOCKED_BY_POLICY, reason=budget.reason)
+            steps += [self._policy_record(task, budget), Transition(TaskState.BLOCKED_BY_POLICY, budget.reason)]
         elif start.granted:
-            start.number = await store.start_attempt(
-                conn, attempt_id=start.attempt_id, mission_id=self._mission_id, task_id=task.spec.id,
-                agent=start.agent, actor=ACTOR,
-            )
-            if start.number > 1:  # a retry continues the agent's last session where its CLI supports resuming
-                start.session = await latest_session(
-                    conn, mission_id=self._mission_id, task_id=task.spec.id, agent=start.agent
-                )
+            steps.append(Transition(TaskState.RUNNING))
+            return self._change(task, steps, starts=start.attempt_id, agent=start.agent)
+        return self._change(task, steps) if steps else None
 
     def _launch(self, start: _Start) -> None:
         task = start.task
@@ -352,31 +382,47 @@ class MissionRunner:
         handle = self._ports.launch(AttemptRequest(agent=start.agent, run=run))
         self._in_flight[asyncio.ensure_future(handle)] = _InFlight(task.spec.id, start.attempt_id, handle)
 
-    async def _insert_decision(self, conn: Any, task: TaskView, decision: Decision) -> None:
-        await store.insert_policy_decision(
-            conn, decision_id=str(uuid.uuid4()), mission_id=self._mission_id, task_id=task.spec.id,
-            action=self._action_payload(task), effect=decision.effect.value, rule_ids=list(decision.rule_ids),
-            reason=decision.reason, actor="policy-checker",
+    def _policy_record(self, task: TaskView, decision: Decision) -> PolicyRecord:
+        return PolicyRecord(
+            decision_id=str(uuid.uuid4()), action=self._action_payload(task), effect=decision.effect.value,
+            rule_ids=decision.rule_ids, reason=decision.reason, actor="policy-checker",
         )
 
-    async def _move(
-        self, conn: Any, task: TaskView, current: TaskState, target: TaskState, *, agent: str | None = None,
-        reason: str = "", extra: dict[str, Any] | None = None,
-    ) -> None:
-        await store.set_task_state(
-            conn, mission_id=self._mission_id, task_id=task.spec.id, current=current, target=target, agent=agent,
-            reason=reason, actor=ACTOR, extra=extra,
-        )
+    def _change(
+        self, task: TaskView, steps: list[Transition | PolicyRecord], *, starts: str | None = None, agent: str = "",
+        ends: AttemptEnd | None = None,
+    ) -> TaskChange:
+        return TaskChange(self._mission_id, task.spec.id, task.state, tuple(steps), actor=ACTOR, starts=starts,
+                          agent=agent, ends=ends)
 
     async def _finish(self, finished: list[tuple[asyncio.Future[AttemptReport], _InFlight]]) -> None:
-        """Record the attempts that ended together, in one transaction, and refresh once."""
+        """Record the attempts that ended together, in one statement."""
         results = [self._result(future, attempt) for future, attempt in finished]
         for _, attempt in finished:
             await self._ports.release_agent_slot(attempt.attempt_id)
-        async with self._db.transaction() as conn:
-            for result in results:
-                await self._write_finish(conn, result)
-        await self.refresh()
+        changes = [
+            self._change(result.task, [Transition(result.target, result.reason, extra={"attempt_id": result.attempt_id})],
+                         ends=AttemptEnd(result.attempt_id, result.outcome.value, result.summary, result.error))
+            for result in results
+        ]
+        # A simulated agent's result comes with its simulated reviewer's verdict, recorded with it;
+        # a review a policy rule requires still waits for a person.
+        reviewed = [r.target is TaskState.AWAITING_REVIEW and bool(r.verdict) and not r.task.review_required
+                    for r in results]
+        async with self._db.transaction() if any(reviewed) else self._db.connection() as conn:
+            written = await apply_task_changes(conn, changes)
+            for result, review, done in zip(results, reviewed, written.applied, strict=True):
+                if review and done is not None:  # not when the attempt was already recorded (a cancel closed it first)
+                    await record_review(
+                        conn, review_id=f"sim-{result.attempt_id}", mission_id=self._mission_id,
+                        task_id=result.task.spec.id, verdict=ReviewVerdict(result.verdict), reviewer=SIMULATED_REVIEWER,
+                        reason="" if result.verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection",
+                        actor=ACTOR,
+                    )
+        if any(reviewed):
+            await self.refresh()  # the reviews wrote events of their own
+        else:
+            self._fold_own(written.events)
 
     def _result(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> _Finish:
         """What an ended attempt means for its task; nothing is written yet."""
@@ -404,36 +450,21 @@ class MissionRunner:
             target, reason = TaskState.FAILED, f"failed after {task.attempts} attempts; last error: {error}"
         return _Finish(task, attempt.attempt_id, outcome, summary, error, target, reason, verdict)
 
-    async def _write_finish(self, conn: Any, result: _Finish) -> None:
-        task = result.task
-        if not await store.finish_attempt(
-            conn, attempt_id=result.attempt_id, outcome=result.outcome.value, summary=result.summary, error=result.error
-        ):
-            return  # already recorded (a cancel closed it first)
-        await self._move(conn, task, task.state, result.target, reason=result.reason,
-                         extra={"attempt_id": result.attempt_id})
-        if result.target is TaskState.AWAITING_REVIEW and result.verdict and not task.review_required:
-            # A simulated agent's result comes with its simulated reviewer's verdict; a review a
-            # policy rule requires still waits for a person.
-            await record_review(
-                conn, review_id=f"sim-{result.attempt_id}", mission_id=self._mission_id, task_id=task.spec.id,
-                verdict=ReviewVerdict(result.verdict), reviewer=SIMULATED_REVIEWER,
-                reason="" if result.verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection", actor=ACTOR,
-            )
-
     async def _close_lost_attempts(self) -> None:
         """Attempts a previous incarnation started but never heard back from are lost: retry them."""
         lost = [t for t in self._view.ordered_tasks() if t.state is TaskState.RUNNING]
+        if not lost:
+            return
         for task in lost:
             await self._ports.release_agent_slot(task.current_attempt_id)
-            async with self._db.transaction() as conn:
-                await store.finish_attempt(
-                    conn, attempt_id=task.current_attempt_id, outcome=AgentOutcome.FAILED.value, summary="",
-                    error="attempt lost: the mission actor restarted while it ran",
-                )
-                await self._move(conn, task, task.state, TaskState.ROUTED, reason="resuming after mission restart")
-        if lost:
-            await self.refresh()
+        error = "attempt lost: the mission actor restarted while it ran"
+        async with self._db.connection() as conn:
+            await apply_task_changes(conn, [
+                self._change(task, [Transition(TaskState.ROUTED, "resuming after mission restart")],
+                             ends=AttemptEnd(task.current_attempt_id, AgentOutcome.FAILED.value, error=error))
+                for task in lost
+            ])
+        await self.refresh()
 
     async def _abort_in_flight(self, reason: str) -> None:
         """Cancel every running attempt and record its task as failed with `reason`."""
@@ -444,16 +475,15 @@ class MissionRunner:
                 self._ports.cancel(attempt.handle, force=force)
             if pending:
                 await asyncio.wait([future for future, _ in pending], timeout=grace_s)
-        for future, attempt in list(self._in_flight.items()):
+        changes = []
+        for future, attempt in self._in_flight.items():
             future.cancel()
             await self._ports.release_agent_slot(attempt.attempt_id)
-            task = self._view.task(attempt.task_id)
-            async with self._db.transaction() as conn:
-                if await store.finish_attempt(
-                    conn, attempt_id=attempt.attempt_id, outcome=AgentOutcome.FAILED.value, summary="", error=reason
-                ):
-                    await self._move(conn, task, task.state, TaskState.FAILED, reason=reason)
+            changes.append(self._change(self._view.task(attempt.task_id), [Transition(TaskState.FAILED, reason)],
+                                        ends=AttemptEnd(attempt.attempt_id, AgentOutcome.FAILED.value, error=reason)))
         self._in_flight.clear()
+        async with self._db.connection() as conn:
+            await apply_task_changes(conn, changes)  # an attempt that ended by itself meanwhile keeps its result
         await self.refresh()
 
     def _failures(self) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import ray
 
+from agentcoord.actors import ATTEMPT_CPUS
 from agentcoord.actors.agents import AgentOutcome, AgentResult, AgentRun, build_adapter
 from agentcoord.actors.agents.recorder import EventRecorder
 from agentcoord.actors.agents.worktree import Worktree, finish_worktree, prepare_worktree
@@ -176,10 +177,5 @@ def worktree_root(config: Config) -> Path:
     """Where task worktrees live: under the state directory."""
     return config.state_dir / "worktrees"
 
-
-ATTEMPT_CPUS = 0.25
-"""Ray CPUs an attempt reserves: agents mostly wait on their CLI, but each attempt holds a worker
-process, so a fraction (four attempts per core) bounds how many run at once on a node instead of
-letting Ray start a new worker for every ready task."""
 
 run_attempt = ray.remote(num_cpus=ATTEMPT_CPUS, max_retries=0)(execute_attempt)

@@ -24,8 +24,9 @@ from pathlib import Path
 import psutil
 import psycopg
 import ray
+from cpu_usage import CpuMeter
 
-from agentcoord.actors import NAMESPACE, RAY_SYSTEM_CONFIG
+from agentcoord.actors import NAMESPACE, ray_system_config
 from agentcoord.actors.agents import AgentRun
 from agentcoord.actors.supervisor import running_host
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
@@ -148,6 +149,16 @@ def ray_worker_processes() -> int:
     return sum(1 for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0].startswith("ray::"))
 
 
+def print_cpu(phases: dict[str, dict[str, float]], tasks: int) -> None:
+    """CPU milliseconds per task, per process group and phase (see cpu_usage)."""
+    groups = sorted({group for used in phases.values() for group in used},
+                    key=lambda group: -phases["missions"].get(group, 0.0))
+    print(f"CPU per task, ms {'':26s}" + "".join(f"{phase:>13s}" for phase in phases))
+    for group in groups:
+        print(f"  {group:40s}" + "".join(f"{used.get(group, 0.0) / tasks * 1000:13.1f}" for used in phases.values()))
+    print(f"  {'all':40s}" + "".join(f"{sum(used.values()) / tasks * 1000:13.1f}" for used in phases.values()))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -159,7 +170,7 @@ async def main_async(args: argparse.Namespace) -> None:
     config = Config.from_env({"AGENTCOORD_DATA_DIR": str(workdir), "AGENTCOORD_AGENTS_FILE": str(workdir / "agents.yaml")})
     config, embedded = resolve_database(config)
     ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False,
-             _system_config=RAY_SYSTEM_CONFIG)  # as `agentcoord up` starts it
+             _system_config=ray_system_config(2))  # as `agentcoord up` starts it
     running = await start_services_stack(config, ALL_SERVICES, port=0)
     url = running.config.database.url
     assert url
@@ -173,11 +184,18 @@ async def main_async(args: argparse.Namespace) -> None:
         await asyncio.to_thread(bare_ray, running.config, total)
         await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
         workers = [ray_worker_processes()]
+        meter = CpuMeter()
+        meter.start()
         bare_before_s = await asyncio.to_thread(bare_ray, running.config, total)
+        cpu = {"bare before": meter.stop()}
         workers.append(ray_worker_processes())
+        meter.start()
         mission_s, ids = await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
+        cpu["missions"] = meter.stop()
         workers.append(ray_worker_processes())
+        meter.start()
         bare_after_s = await asyncio.to_thread(bare_ray, running.config, total)
+        cpu["bare after"] = meter.stop()
         workers.append(ray_worker_processes())
         bare_s = min(bare_before_s, bare_after_s)  # the faster baseline: the smaller ratio
         latencies = task_latencies_ms(url, ids)
@@ -198,6 +216,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"orchestration overhead per task (throughput): {(mission_s - bare_s) / total * 1000:.1f} ms")
     for name, values in latencies.items():
         print(f"latency {name + ':':27s} median {statistics.median(values):7.1f} ms, p99 {percentile(values, 0.99):7.1f} ms")
+    print_cpu(cpu, total)
     print(f"recovery, Mission host kill -> next transition ({len(recovery)} kills): "
           f"median {statistics.median(recovery):.2f} s, max {max(recovery):.2f} s")
 

@@ -1,7 +1,8 @@
 """Queries for missions, tasks and attempts.
 
 Every state change is a compare-and-set on the state the caller believes is current, and writes
-its outbox event in the same transaction, so the event log and the tables never disagree.
+its outbox event in the same transaction, so the event log and the tables never disagree. Task
+changes go through `agentcoord.store.task_changes`, which writes a whole round in one statement.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from agentcoord.errors import ConflictError, NotFoundError
@@ -26,8 +26,8 @@ from agentcoord.store.events import (
     append_event,
     mission_log_after,
     settled_mission_events,
-    write_with_event,
 )
+from agentcoord.store.task_changes import PolicyRecord, TaskChange, Transition, apply_task_changes
 
 
 @dataclass(frozen=True)
@@ -234,71 +234,18 @@ async def set_task_state(
     agent: str | None = None, reason: str = "", actor: str, extra: dict[str, Any] | None = None,
 ) -> None:
     """Move a task from `current` to `target`; `agent` (when given) records who has it."""
-    current.transition(target)
-    payload: dict[str, Any] = {"from": current.value, "to": target.value, "reason": reason}
-    if agent is not None:
-        payload["agent"] = agent
-    payload.update(extra or {})
-    if not await write_with_event(
-        conn,
-        sql.SQL(
-            "UPDATE tasks SET state = %s, reason = %s, agent = coalesce(%s, agent), updated_at = now()"
-            " WHERE mission_id = %s AND task_id = %s AND state = %s RETURNING 1"
-        ),
-        (target.value, reason, agent, mission_id, task_id, current.value),
-        topic="task.state", actor=actor, mission_id=mission_id, task_id=task_id, payload=payload,
-    ):
-        raise ConflictError(f"task {mission_id}/{task_id} is no longer {current.value}")
-
-
-async def start_attempt(
-    conn: Connection, *, attempt_id: str, mission_id: str, task_id: str, agent: str, actor: str
-) -> int:
-    """Record a new attempt and move the task routed → running; return the attempt number."""
-    cur = await conn.execute(
-        "WITH t AS (UPDATE tasks SET attempts = attempts + 1 WHERE mission_id = %s AND task_id = %s RETURNING attempts)"
-        " INSERT INTO attempts (attempt_id, mission_id, task_id, number, agent)"
-        " SELECT %s, %s, %s, t.attempts, %s FROM t RETURNING number",
-        (mission_id, task_id, attempt_id, mission_id, task_id, agent),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError(f"no task {mission_id}/{task_id}")
-    number = int(row["number"])
-    await set_task_state(
-        conn, mission_id=mission_id, task_id=task_id, current=TaskState.ROUTED, target=TaskState.RUNNING,
-        actor=actor, extra={"attempt_id": attempt_id, "attempt": number},
-    )
-    return number
-
-
-async def finish_attempt(
-    conn: Connection, *, attempt_id: str, outcome: str, summary: str, error: str
-) -> bool:
-    """Record an attempt's outcome once; False if it already had one (a replayed result)."""
-    cur = await conn.execute(
-        "UPDATE attempts SET outcome = %s, summary = %s, error = %s, ended_at = now()"
-        " WHERE attempt_id = %s AND outcome IS NULL",
-        (outcome, summary, error, attempt_id),
-    )
-    return cur.rowcount == 1
+    await apply_task_changes(conn, [TaskChange(
+        mission_id, task_id, current, (Transition(target, reason, agent, extra or {}),), actor=actor,
+    )])
 
 
 async def insert_policy_decision(
     conn: Connection, *, decision_id: str, mission_id: str, task_id: str,
     action: dict[str, Any], effect: str, rule_ids: list[str], reason: str, actor: str,
 ) -> None:
-    """Store a policy decision about a task's action, with its event."""
-    await write_with_event(
-        conn,
-        sql.SQL(
-            "INSERT INTO policy_decisions (decision_id, mission_id, task_id, action, effect, rule_ids, reason)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING 1"
-        ),
-        (decision_id, mission_id, task_id, Jsonb(action), effect, rule_ids, reason),
-        topic="policy.decided", actor=actor, mission_id=mission_id, task_id=task_id,
-        payload={"decision_id": decision_id, "action": action, "effect": effect, "rule_ids": rule_ids, "reason": reason},
-    )
+    """Store a policy decision about a task's action, with its event (the task's state is not touched)."""
+    record = PolicyRecord(decision_id, action, effect, tuple(rule_ids), reason, actor)
+    await apply_task_changes(conn, [TaskChange(mission_id, task_id, None, (record,), actor=actor)])
 
 
 _SELECT_MISSIONS = (

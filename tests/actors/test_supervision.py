@@ -17,6 +17,7 @@ from agentcoord.missions import load_mission_file, parse_mission
 from agentcoord.services.mission.convert import create_request
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import missions as store
+from agentcoord.store.task_changes import TaskChange, Transition, apply_task_changes
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "missions" / "hello.yaml"
 
@@ -75,8 +76,9 @@ def test_after_a_full_restart_the_supervisor_reattaches_unfinished_missions(stac
                 await store.set_mission_state(conn, mission_id=mission_id, current=current, target=target, actor="test")
             await store.set_task_state(conn, mission_id=mission_id, task_id="a", current=TaskState.PENDING,
                                        target=TaskState.ROUTED, agent="sim-fast", actor="test")
-            await store.start_attempt(conn, attempt_id=str(uuid.uuid4()), mission_id=mission_id, task_id="a",
-                                      agent="sim-fast", actor="test")
+            await apply_task_changes(conn, [TaskChange(
+                mission_id, "a", TaskState.ROUTED, (Transition(TaskState.RUNNING),), actor="test",
+                starts=str(uuid.uuid4()), agent="sim-fast")])
 
     runner.run(orphan())
     reattached = ray.get(supervisor_handle(stack.config).reattach.remote(stack.config), timeout=60)

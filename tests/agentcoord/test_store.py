@@ -14,6 +14,7 @@ from agentcoord.store import missions as store
 from agentcoord.store.events import START, append_event, load_offset, read_events_after, save_offset
 from agentcoord.store.migrations import available_migrations
 from agentcoord.store.missions import mission_events
+from agentcoord.store.task_changes import Applied, TaskChange, Transition, apply_task_changes
 
 
 def test_migrations_are_applied_once_and_pgvector_is_there(fresh_database_url: str) -> None:
@@ -101,9 +102,10 @@ def test_a_task_transition_is_a_compare_and_set_that_writes_its_event_only_when_
             await store.insert_mission(conn, mission_id="m-cas", request_id=None, spec=spec, actor="test")
             await store.set_task_state(conn, mission_id="m-cas", task_id="a", current=TaskState.PENDING,
                                        target=TaskState.ROUTED, agent="sim-fast", actor="test")
-            number = await store.start_attempt(conn, attempt_id="at-1", mission_id="m-cas", task_id="a",
-                                               agent="sim-fast", actor="test")
-            assert number == 1
+            applied = await apply_task_changes(conn, [TaskChange(
+                "m-cas", "a", TaskState.ROUTED, (Transition(TaskState.RUNNING),), actor="test", starts="at-1",
+                agent="sim-fast")])
+            assert applied.applied == [Applied(attempts=1)]
         with pytest.raises(ConflictError, match="task m-cas/a is no longer routed"):
             async with db.transaction() as conn:  # it is running now: a stale writer loses
                 await store.set_task_state(conn, mission_id="m-cas", task_id="a", current=TaskState.ROUTED,
