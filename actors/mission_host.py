@@ -33,7 +33,7 @@ from agentcoord.actors.agent_pool import agent_pool_handle
 from agentcoord.actors.mission_ports import RayMissionPorts
 from agentcoord.actors.mission_runner import MissionRunner
 from agentcoord.actors.policy_checker import policy_checker_handle
-from agentcoord.clients import BudgetClient, RoutingClient
+from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
 from agentcoord.mission_view import MissionView
@@ -79,11 +79,15 @@ class _Wiring:
 class MissionHostShell:
     """Drives the missions it is asked to run; `run` is idempotent per mission."""
 
-    def __init__(self, *, shared: bool, config: Config) -> None:
+    def __init__(self, *, name: str, shared: bool, config: Config) -> None:
+        self._name = name
         self._shared = shared
         self._drives: dict[str, asyncio.Future[str]] = {}
         self._runners: dict[str, MissionRunner] = {}
         self._wirings: dict[bytes, asyncio.Future[_Wiring]] = {}
+        # The agent slots an earlier process of this host held went with its attempts. Sent
+        # before any acquire of this process, and Ray keeps one caller's calls to an actor in order.
+        agent_pool_handle().forget.remote(name)
         # Wire up for the creator's config now (pool, actor handles: a few hundred ms), not when
         # the first mission arrives; a failure here is retried by that mission's `_wiring`.
         self._wiring_for(config).add_done_callback(lambda wiring: wiring.exception())
@@ -143,7 +147,7 @@ class MissionHostShell:
         key = pickle.dumps(config)
         wiring = self._wirings.get(key)
         if wiring is None or (wiring.done() and wiring.exception() is not None):
-            wiring = asyncio.ensure_future(_wire(config))
+            wiring = asyncio.ensure_future(_wire(config, holder=self._name))
             self._wirings[key] = wiring
         return wiring
 
@@ -160,12 +164,12 @@ class MissionHostShell:
             pass  # someone else (a cancel) ended it first
 
 
-async def _wire(config: Config) -> _Wiring:
+async def _wire(config: Config, *, holder: str) -> _Wiring:
     assert config.database.url, "Mission hosts need a concrete DATABASE_URL"
     db = await Database.open(config.database.url, max_size=HOST_POOL_SIZE)
     ports = RayMissionPorts(
-        config, policy_checker=policy_checker_handle(config), agent_pool=agent_pool_handle(),
-        routing=RoutingClient(config.addresses.routing), budgets=BudgetClient(config.addresses.cost),
+        config, db=db, holder=holder, policy_checker=policy_checker_handle(config), agent_pool=agent_pool_handle(),
+        routing=RoutingClient(config.addresses.routing),
     )
     return _Wiring(db=db, ports=ports)
 
@@ -195,4 +199,4 @@ def start_shared_hosts(config: Config) -> None:
 def _host(name: str, *, shared: bool, config: Config) -> Any:
     return MissionHost.options(  # type: ignore[attr-defined]
         name=name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, max_concurrency=MAX_MISSIONS_PER_HOST
-    ).remote(shared=shared, config=config)
+    ).remote(name=name, shared=shared, config=config)

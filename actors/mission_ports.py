@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 import ray
@@ -16,28 +17,36 @@ from agentcoord.actors.batching import Coalescer
 from agentcoord.actors.mission_runner import RouteChoice
 from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
-from agentcoord.clients import BudgetClient, RoutingClient
+from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
 from agentcoord.mission_view import TaskView
 from agentcoord.planning import PlanResult
 from agentcoord.policy import ActionRequest, Decision
+from agentcoord.store import Database
+from agentcoord.store.budgets import hard_budget_check
 from agentcoord.v1 import routing_pb2
+
+RELEASE_LINGER_S = 0.05
+"""How long a freed agent slot waits for an acquire to ride along with before it is sent alone."""
 
 
 class RayMissionPorts:
     """MissionPorts over Ray and gRPC."""
 
     def __init__(
-        self, config: Config, *, policy_checker: Any, agent_pool: Any, routing: RoutingClient, budgets: BudgetClient
+        self, config: Config, *, db: Database, holder: str, policy_checker: Any, agent_pool: Any,
+        routing: RoutingClient,
     ) -> None:
         self._config = config
+        self._db = db
+        self._holder = holder
+        """Who takes this host's agent slots: its actor name (see AgentPool.forget)."""
         # Sent to every attempt: put in the object store once instead of serialised per task.
         # The host owns it; should the host die, its attempts are lost with it anyway.
         self._config_ref = ray.put(config)
         self._policy_checker = policy_checker
         self._agent_pool = agent_pool
         self._routing = routing
-        self._budgets = budgets
         # A round's concurrent checks go out as one actor call each (see MissionRunner._start_round).
         self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
         self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
@@ -52,9 +61,11 @@ class RayMissionPorts:
         return decisions
 
     async def _acquire_slots(self, requests: list[tuple[str, str, int]]) -> list[bool]:
-        if self._releases:  # slots freed in this turn go first, so these requests can have them
-            self._send_releases()
-        granted: list[bool] = await self._agent_pool.acquire_many.remote(requests)
+        # The releases gathered so far ride along, and go first: these requests can have their slots.
+        released, self._releases = self._releases, []
+        granted: list[bool] = await self._agent_pool.acquire_many.remote(
+            requests, released=released, holder=self._holder
+        )
         return granted
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
@@ -67,27 +78,36 @@ class RayMissionPorts:
         return RouteChoice(agent=response.agent, decision_id=response.decision_id, reason=response.reason)
 
     async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
-        """Concurrent checks of the same (mission, agent) share one call; later ones ask again."""
+        """Concurrent checks of the same (mission, agent) share one query; later ones ask again.
+
+        The host reads the budgets' spend from the store itself, as the CostService would: one
+        statement, instead of a gRPC call around the same statement.
+        """
         key = (mission_id, agent)
         check = self._budget_checks.get(key)
         if check is None:
-            check = asyncio.ensure_future(self._budgets.check(mission_id=mission_id, agent=agent))
+            check = asyncio.ensure_future(self._check_budget(mission_id, agent))
             self._budget_checks[key] = check
             check.add_done_callback(lambda _: self._budget_checks.pop(key, None))
         return await asyncio.shield(check)
+
+    async def _check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
+        async with self._db.connection() as conn:
+            decision = await hard_budget_check(conn, at=datetime.now(UTC), mission_id=mission_id, agent=agent)
+        return decision.allowed, decision.reason
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
         return await self._slot_batch((agent, attempt_id, self._config.agent(agent).max_concurrency))
 
     async def release_agent_slot(self, attempt_id: str) -> None:
-        # Sent, not awaited, and the releases of one event-loop turn (every mission of this host)
-        # go out as one call. Ray runs an actor's calls from one caller in order, and the batch
-        # leaves at the end of this turn, before any later acquire: this Mission's next acquire
-        # already sees the slot free. Should this process die before Ray sends it, the slot
-        # stays taken until the pool restarts (see agent_pool).
+        # Not sent at once: the next acquire of any mission of this host carries it (a finished
+        # attempt is usually followed by its successor's start), or it leaves alone after
+        # RELEASE_LINGER_S. Ray runs an actor's calls from one caller in order, so a release is
+        # never overtaken by a later acquire of this host. Releases this process never sent are
+        # dropped with its other leases when it restarts (AgentPool.forget).
         self._releases.append(attempt_id)
         if len(self._releases) == 1:
-            asyncio.get_running_loop().call_soon(self._send_releases)
+            asyncio.get_running_loop().call_later(RELEASE_LINGER_S, self._send_releases)
 
     def _send_releases(self) -> None:
         released, self._releases = self._releases, []

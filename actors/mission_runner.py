@@ -147,8 +147,6 @@ class MissionRunner:
         self._wake = asyncio.Event()
         self._stale = True
         """Whether others may have written since the last refresh (woken, or a poll is due)."""
-        self._unsettled: list[Event] = []
-        """Events folded into the view only provisionally: read above the horizon, or our own writes."""
         self._refreshed_at = 0.0
 
     @property
@@ -166,7 +164,6 @@ class MissionRunner:
                 conn, self._mission_id, after=self._log.position, topics=FOLDED_TOPICS
             )
         self._view = self._log.advance(events, horizon=horizon)
-        self._unsettled = [event for event in events if event.xact_id >= horizon]
         self._stale = False
         self._refreshed_at = time.monotonic()
         return self._view
@@ -176,10 +173,15 @@ class MissionRunner:
 
         They are provisional (an earlier-ordered event of someone else's transaction may still
         commit), like the unsettled ones of a refresh: the next refresh folds them for good.
+        They come after everything the view holds (their transaction took its id after the
+        view's last read), so they are folded on top of it, into a copy of the settled log.
         """
-        if events:
-            self._unsettled = sorted([*self._unsettled, *events], key=lambda event: event.position)
-            self._view = self._log.advance(self._unsettled, horizon=0)
+        if not events:
+            return
+        if self._view is self._log:
+            self._view = self._log.advance(events, horizon=0)  # nothing settles: a copy
+        else:
+            self._view.apply_all(events)
 
     @property
     def _refresh_due(self) -> bool:

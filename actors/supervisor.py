@@ -16,6 +16,7 @@ from typing import Any, cast
 import ray
 
 from agentcoord.actors import NAMESPACE
+from agentcoord.actors.agent_pool import agent_pool_handle
 from agentcoord.actors.mission_host import ISOLATE, mission_host, start_shared_hosts
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
@@ -123,6 +124,7 @@ class MissionSupervisorShell:
         finally:
             if isolated:
                 ray.kill(host, no_restart=True)
+                agent_pool_handle().forget.remote(name)  # slot releases it had not sent yet
 
     async def _reviewed_meanwhile(self, mission_id: str, config: Config) -> bool:
         """True when a review put the mission back to running as its run was parking it.

@@ -101,28 +101,6 @@ class RoutingClient:
         await self._channel.close()
 
 
-class BudgetClient:
-    """Async client of CostService.CheckBudget (used inside Mission hosts before each attempt)."""
-
-    def __init__(self, address: str, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
-        self._address = address
-        self._deadline_s = deadline_s
-        self._channel = grpc.aio.insecure_channel(address)
-        self._stub = cost_pb2_grpc.CostServiceStub(self._channel)
-
-    async def check(self, *, mission_id: str, agent: str) -> tuple[bool, str]:
-        """(allowed, reason): False when a hard budget covering the mission or agent is spent."""
-        request = cost_pb2.CheckBudgetRequest(mission_id=mission_id, agent=agent)
-        try:
-            response = await self._stub.CheckBudget(request, timeout=self._deadline_s)
-        except grpc.RpcError as exc:
-            raise translate_rpc_error(exc, service="CostService", address=self._address) from exc
-        return bool(response.allowed), response.reason
-
-    async def close(self) -> None:
-        await self._channel.close()
-
-
 class CostClient:
     """Blocking client of CostService (used by task executors, which are plain Ray tasks)."""
 

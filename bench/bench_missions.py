@@ -6,9 +6,9 @@
 Runs against an embedded PostgreSQL in a temp dir, a local Ray (2 CPUs) and the real services,
 with simulated agents that take no time, so what is measured is the mission machinery. The
 baseline, in the same run, is a bare `ray.get` of the same TaskExecutor Ray tasks without any
-mission around them, after an untimed full-size warm-up that grows Ray's worker pool; it runs before
-and after the missions, and the faster of the two counts, so load that comes and goes does not
-flatter the missions. Prints ratios; asserts nothing about time.
+mission around them. After an untimed full-size warm-up of both, timed runs alternate (bare,
+missions, bare, ... bare) and their medians are compared, so load that comes and goes falls on
+both sides. Prints ratios and CPU per task by kind of process; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import psycopg
 import ray
 from cpu_usage import CpuMeter
 
-from agentcoord.actors import NAMESPACE, ray_system_config
+from agentcoord.actors import NAMESPACE, WORKER_RUNTIME_ENV, ray_system_config
 from agentcoord.actors.agents import AgentRun
 from agentcoord.actors.supervisor import running_host
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
@@ -150,7 +150,7 @@ def ray_worker_processes() -> int:
 
 
 def print_cpu(phases: dict[str, dict[str, float]], tasks: int) -> None:
-    """CPU milliseconds per task, per process group and phase (see cpu_usage)."""
+    """CPU milliseconds per task, per process group and phase (mean over its runs; see cpu_usage)."""
     groups = sorted({group for used in phases.values() for group in used},
                     key=lambda group: -phases["missions"].get(group, 0.0))
     print(f"CPU per task, ms {'':26s}" + "".join(f"{phase:>13s}" for phase in phases))
@@ -170,34 +170,39 @@ async def main_async(args: argparse.Namespace) -> None:
     config = Config.from_env({"AGENTCOORD_DATA_DIR": str(workdir), "AGENTCOORD_AGENTS_FILE": str(workdir / "agents.yaml")})
     config, embedded = resolve_database(config)
     ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False,
-             _system_config=ray_system_config(2))  # as `agentcoord up` starts it
+             _system_config=ray_system_config(2),
+             runtime_env=WORKER_RUNTIME_ENV)  # as `agentcoord up` starts it
     running = await start_services_stack(config, ALL_SERVICES, port=0)
     url = running.config.database.url
     assert url
     try:
         total = args.missions * args.tasks
-        # Untimed, at full size, both ways: with a backlog of queued attempts Ray keeps starting
-        # worker processes (a few tenths of a second of CPU each) until its pool reaches the
-        # soft limit, and the first attempt in a process pays for its imports and connections.
-        # Whichever timed phase came first would pay for the warm workers the others reuse; the
-        # Mission hosts lease their own workers, so they are warmed by missions, not by bare Ray.
-        await asyncio.to_thread(bare_ray, running.config, total)
-        await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
-        workers = [ray_worker_processes()]
+        # Untimed, at full size, both ways, twice: the first attempt in a Ray worker process pays
+        # for its connections and first calls (about 0.15 s of CPU), and Ray keeps more idle
+        # workers than run at once and hands them out in no fixed order, so it takes a few runs
+        # before every worker has run one; a control plane that has been up a while is there.
+        for _ in range(2):
+            await asyncio.to_thread(bare_ray, running.config, total)
+            await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
         meter = CpuMeter()
-        meter.start()
-        bare_before_s = await asyncio.to_thread(bare_ray, running.config, total)
-        cpu = {"bare before": meter.stop()}
-        workers.append(ray_worker_processes())
-        meter.start()
-        mission_s, ids = await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
-        cpu["missions"] = meter.stop()
-        workers.append(ray_worker_processes())
-        meter.start()
-        bare_after_s = await asyncio.to_thread(bare_ray, running.config, total)
-        cpu["bare after"] = meter.stop()
-        workers.append(ray_worker_processes())
-        bare_s = min(bare_before_s, bare_after_s)  # the faster baseline: the smaller ratio
+        bare_s: list[float] = []
+        mission_s: list[float] = []
+        cpu: dict[str, dict[str, float]] = {"bare": {}, "missions": {}}
+        ids: list[str] = []
+        workers = [ray_worker_processes()]
+        # Alternating rounds, ending with bare Ray: load that comes and goes, and the growth of the
+        # tables, fall on both sides; the medians are compared.
+        for phase in ["bare", "missions"] * args.rounds + ["bare"]:
+            meter.start()
+            if phase == "bare":
+                bare_s.append(await asyncio.to_thread(bare_ray, running.config, total))
+            else:
+                seconds, round_ids = await asyncio.to_thread(run_missions, running.address, args.missions, args.tasks, url)
+                mission_s.append(seconds)
+                ids += round_ids
+            for group, used in meter.stop().items():
+                cpu[phase][group] = cpu[phase].get(group, 0.0) + used
+            workers.append(ray_worker_processes())
         latencies = task_latencies_ms(url, ids)
         recovery = await asyncio.to_thread(recovery_seconds, running.address, url, args.recoveries)
     finally:
@@ -205,18 +210,20 @@ async def main_async(args: argparse.Namespace) -> None:
         ray.shutdown()
         if embedded is not None:
             embedded.stop()
-    print(f"missions x tasks: {args.missions} x {args.tasks} = {total} tasks, sim agent latency 0 ms, 2 CPUs")
-    print(f"bare ray.get of the same TaskExecutor tasks: {bare_s:.2f} s = {total / bare_s:.0f} tasks/s "
-          f"({bare_s / total * 1000:.2f} ms/task; the faster of {bare_before_s:.2f} s before and "
-          f"{bare_after_s:.2f} s after the missions)")
-    print(f"Ray worker processes after the warm-up, bare, missions, bare: {', '.join(map(str, workers))}")
-    print(f"through missions:                             {mission_s:.2f} s = {total / mission_s:.0f} tasks/s "
-          f"({mission_s / total * 1000:.2f} ms/task)")
-    print(f"throughput ratio missions / bare ray:         {bare_s / mission_s:.2f}")
-    print(f"orchestration overhead per task (throughput): {(mission_s - bare_s) / total * 1000:.1f} ms")
+    bare, missions = statistics.median(bare_s), statistics.median(mission_s)
+    print(f"missions x tasks: {args.missions} x {args.tasks} = {total} tasks, sim agent latency 0 ms, 2 CPUs, "
+          f"{args.rounds} rounds")
+    print(f"bare ray.get of the same TaskExecutor tasks: median {bare:.2f} s = {total / bare:.0f} tasks/s "
+          f"({bare / total * 1000:.2f} ms/task; runs: {', '.join(f'{s:.2f}' for s in bare_s)} s)")
+    print(f"through missions:                            median {missions:.2f} s = {total / missions:.0f} tasks/s "
+          f"({missions / total * 1000:.2f} ms/task; runs: {', '.join(f'{s:.2f}' for s in mission_s)} s)")
+    print(f"Ray worker processes after the warm-up and after each run: {', '.join(map(str, workers))}")
+    print(f"throughput ratio missions / bare ray:         {bare / missions:.2f}")
+    print(f"orchestration overhead per task (throughput): {(missions - bare) / total * 1000:.1f} ms")
     for name, values in latencies.items():
         print(f"latency {name + ':':27s} median {statistics.median(values):7.1f} ms, p99 {percentile(values, 0.99):7.1f} ms")
-    print_cpu(cpu, total)
+    print_cpu({phase: {group: used / (len(bare_s) if phase == "bare" else len(mission_s)) for group, used in groups.items()}
+               for phase, groups in cpu.items()}, total)
     print(f"recovery, Mission host kill -> next transition ({len(recovery)} kills): "
           f"median {statistics.median(recovery):.2f} s, max {max(recovery):.2f} s")
 
@@ -226,6 +233,7 @@ def main() -> None:
     parser.add_argument("--missions", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--recoveries", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of missions, each between two of bare Ray")
     asyncio.run(main_async(parser.parse_args()))
 
 

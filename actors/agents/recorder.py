@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 
 BATCH_EVENTS = 100
 BATCH_INTERVAL_S = 0.5
-IDLE_CLOSE_S = 2.0
-"""How long an executor's connection outlives its attempt, waiting for the worker's next one."""
+IDLE_CLOSE_S = 30.0
+"""How long an executor's connection outlives its attempt, waiting for the worker's next one.
+
+Ray hands a node's idle workers out in no fixed order, so a busy node reuses a given worker every
+few seconds, not every few hundred milliseconds; each reconnect costs a new server backend. The
+workers a node keeps are bounded by its soft limit (see agentcoord.actors.worker_soft_limit)."""
 
 
 class _WarmConnection:

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from agentcoord.budgets import (
     AlertLevel,
     Budget,
+    BudgetDecision,
     BudgetPeriod,
     BudgetScope,
     BudgetStatus,
@@ -106,6 +107,19 @@ async def budget_statuses(
         params = {"at": at, "mission_id": mission_id, "agent": agent, "tags": list(tags)}
         cur = await conn.execute(_APPLYING_AT_NOW, params)
     return [_status(row) for row in await cur.fetchall()]
+
+
+async def hard_budget_check(
+    conn: Connection, *, at: datetime, mission_id: str, agent: str, tags: Sequence[str] = ()
+) -> BudgetDecision:
+    """May a new attempt of `agent` in `mission_id` carrying `tags` start at `at`? One statement.
+
+    Denied when any budget covering that mission, agent, one of the tags, or everything has
+    spent at least its hard limit in its current period; soft limits never deny.
+    """
+    statuses = await budget_statuses(conn, at=at, mission_id=mission_id, agent=agent, tags=tags)
+    exceeded = tuple(s for s in statuses if s.hard_limit_reached)
+    return BudgetDecision(allowed=not exceeded, exceeded=exceeded)
 
 
 async def touched_budget_statuses(

@@ -1,18 +1,22 @@
 """Queries for route decisions: every decision the router makes is kept, with all its candidates.
 
-The caller writes the matching `route.decided` event in the same transaction (see
+A decision is written together with its `route.decided` event, in one statement (see
 agentcoord.store.events), so the stored decision and the audited fact never disagree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from agentcoord.routing import RouteCandidate, RouteDecision
 from agentcoord.store.database import Connection
+from agentcoord.store.events import write_with_event
 
 
 @dataclass(frozen=True)
@@ -25,14 +29,18 @@ class StoredRouteDecision:
     created_at: datetime
 
 
-async def insert_route_decision(
-    conn: Connection, decision: RouteDecision, *, mission_id: str, task_id: str
+async def record_route_decision(
+    conn: Connection, decision: RouteDecision, *, mission_id: str, task_id: str, topic: str, actor: str,
+    payload: Mapping[str, Any],
 ) -> None:
-    """Store one decision inside the caller's transaction."""
-    await conn.execute(
-        "INSERT INTO route_decisions (decision_id, mission_id, task_id, agent, model, reason,"
-        " capabilities, expected_input_tokens, expected_output_tokens, candidates)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    """Store one decision with its event (`topic`, `payload`), in one statement."""
+    await write_with_event(
+        conn,
+        sql.SQL(
+            "INSERT INTO route_decisions (decision_id, mission_id, task_id, agent, model, reason,"
+            " capabilities, expected_input_tokens, expected_output_tokens, candidates)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING 1"
+        ),
         (
             decision.decision_id,
             mission_id,
@@ -45,6 +53,7 @@ async def insert_route_decision(
             decision.expected_output_tokens,
             Jsonb([c.to_json() for c in decision.candidates]),
         ),
+        topic=topic, actor=actor, payload=payload, mission_id=mission_id, task_id=task_id,
     )
 
 

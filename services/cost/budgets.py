@@ -23,6 +23,7 @@ from agentcoord.budgets import (
 from agentcoord.store import Database
 from agentcoord.store.budgets import (
     budget_statuses,
+    hard_budget_check,
     insert_alert,
     touched_budget_statuses,
     upsert_budget,
@@ -108,9 +109,7 @@ class BudgetKeeper:
         those budgets. Soft limits never deny. Usage is counted when recorded, so an attempt
         that is still running is counted once its usage arrives.
         """
-        async with self._db.transaction() as conn:
-            statuses = await budget_statuses(
+        async with self._db.connection() as conn:  # one statement
+            return await hard_budget_check(
                 conn, at=self._clock(), mission_id=mission_id, agent=agent, tags=tags
             )
-        exceeded = tuple(s for s in statuses if s.hard_limit_reached)
-        return BudgetDecision(allowed=not exceeded, exceeded=exceeded)

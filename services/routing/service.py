@@ -1,5 +1,5 @@
-"""The routing desk: routes a task with the review tallies, then stores the decision and its event,
-all in one transaction.
+"""The routing desk: routes a task with the review tallies, then stores the decision and its event
+in one statement.
 
 This is the plain object behind RoutingService; the servicer only translates protobuf. A decision
 is visible to the rest of the system only together with its `route.decided` event, so the audit
@@ -15,9 +15,8 @@ from agentcoord.config import AgentConfig
 from agentcoord.routing import RouteDecision
 from agentcoord.services.routing.router import Router
 from agentcoord.store import Database
-from agentcoord.store.events import append_event
 from agentcoord.store.reviews import acceptance_stats
-from agentcoord.store.routing import insert_route_decision
+from agentcoord.store.routing import record_route_decision
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +46,23 @@ class RoutingDesk:
         expected_output_tokens: int = 0,
     ) -> RouteDecision:
         """Choose an agent for a task and store the decision with its event; return the decision."""
-        async with self._db.transaction() as conn:
+        # Two statements, no transaction: the tallies are read, then the decision and its event
+        # are written together. A verdict landing in between counts from the next decision on.
+        async with self._db.connection() as conn:
             decision = self._router.route(
                 capabilities,
                 expected_input_tokens=expected_input_tokens,
                 expected_output_tokens=expected_output_tokens,
                 acceptance=await acceptance_stats(conn),
             )
-            payload = {**decision.to_json(), "description": description}
-            await insert_route_decision(conn, decision, mission_id=mission_id, task_id=task_id)
-            await append_event(
+            await record_route_decision(
                 conn,
-                topic=ROUTE_DECIDED_TOPIC,
-                actor=ROUTING_ACTOR,
-                payload=payload,
+                decision,
                 mission_id=mission_id,
                 task_id=task_id,
+                topic=ROUTE_DECIDED_TOPIC,
+                actor=ROUTING_ACTOR,
+                payload={**decision.to_json(), "description": description},
             )
         log.info(
             "routed task to %s",

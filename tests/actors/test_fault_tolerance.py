@@ -115,7 +115,12 @@ def test_a_mission_survives_ten_kills_of_its_actor_without_redoing_or_double_cou
         if _mission_state(url, mission_id) == "completed":
             break
         time.sleep(rng.uniform(0.0, 0.4))  # a random point of the mission
-        actor = running_host(mission_id)
+        try:
+            actor = running_host(mission_id, timeout_s=10)
+        except TimeoutError:
+            if _mission_state(url, mission_id) == "completed":
+                break  # it finished during the pause: no host runs it any more
+            raise
         if kill % 2:
             ray.kill(actor, no_restart=False)
         else:
@@ -171,7 +176,7 @@ def test_a_mission_that_kills_its_host_at_every_start_fails_alone_as_a_crash_loo
 
     _wait(kill_newest_incarnation, deadline_s=120, what="crash loop detected")
     reason = _query(url, "SELECT reason FROM missions WHERE mission_id = %s", suspect)[0][0]
-    assert reason.startswith("crash loop: the mission started 5 times in a row")
+    assert reason.startswith("crash loop: the mission started 5 times in a row"), reason
     # Sharing a process with the suspect, it restarted with it at first; had it stayed there, it too
     # would have started five times without finishing a task.
     _wait(lambda: _mission_state(url, bystander) == "completed", what="the other mission completed")

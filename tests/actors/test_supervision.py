@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,15 @@ import psycopg
 import ray
 
 from agentcoord.actors.supervisor import running_host, supervisor_handle
-from agentcoord.clients import MissionClient
+from agentcoord.budgets import Budget, BudgetPeriod, BudgetScope
+from agentcoord.clients import CostClient, MissionClient, timestamp
 from agentcoord.missions import load_mission_file, parse_mission
 from agentcoord.services.mission.convert import create_request
 from agentcoord.states import MissionState, TaskState
 from agentcoord.store import missions as store
+from agentcoord.store.budgets import upsert_budget
 from agentcoord.store.task_changes import TaskChange, Transition, apply_task_changes
+from agentcoord.v1 import cost_pb2
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "missions" / "hello.yaml"
 
@@ -107,3 +111,31 @@ def test_a_mission_whose_runs_keep_failing_is_rerun_then_failed_with_the_error(s
         starts = conn.execute("SELECT count(*) FROM mission_incarnations WHERE mission_id = %s", (mission_id,)).fetchone()[0]
     assert reason.startswith("mission failed 4 runs; last error:") and "RoutingService at 127.0.0.1:1" in reason
     assert starts == 4  # a fresh start each run
+
+
+def test_a_spent_hard_budget_blocks_the_mission_in_its_host(stack: Any, runner: Any) -> None:
+    """The Mission host reads the budgets itself: spend at the hard limit blocks the first attempt."""
+    url = stack.config.database.url
+    mission_id = str(uuid.uuid4())
+    spec = parse_mission({"name": "over budget", "goal": "g", "tasks": [{"id": "a", "description": "x"}]})
+
+    async def spent() -> None:
+        async with stack.db.transaction() as conn:
+            await store.insert_mission(conn, mission_id=mission_id, request_id=None, spec=spec, actor="test")
+            await upsert_budget(conn, Budget(BudgetScope.MISSION, mission_id, BudgetPeriod.TOTAL, hard_limit_micro_usd=5))
+
+    runner.run(spent())
+    cost = CostClient(stack.address)
+    try:
+        now = datetime.now(UTC)
+        cost.record_usage(cost_pb2.UsageEvent(
+            idempotency_key=f"spent-{mission_id}", mission_id=mission_id, task_id="earlier", agent="sim-fast",
+            cost_micro_usd=5, started_at=timestamp(now - timedelta(seconds=1)), ended_at=timestamp(now)))
+    finally:
+        cost.close()
+    ray.get(supervisor_handle(stack.config).start_mission.remote(mission_id, stack.config), timeout=60)
+    _wait(lambda: _state(url, mission_id)[0] == "failed")
+    assert _state(url, mission_id)[1] == {"a": ("blocked_by_policy", 0)}
+    with psycopg.connect(url) as conn:
+        reason = conn.execute("SELECT reason FROM tasks WHERE mission_id = %s", (mission_id,)).fetchone()[0]
+    assert reason == f"deny by budget-hard-stop: budget mission:{mission_id}/total spent $0.0000 of hard limit $0.0000"
