@@ -93,7 +93,8 @@ class _Start:
     """What the checks decided for one task of a round, before it is written."""
 
     task: TaskView
-    decision: Decision
+    decision: Decision | None
+    """The policy decision on a new task (None for a routed one: it was decided when routed)."""
     attempt_id: str
     agent: str
     route_reason: str = ""
@@ -332,23 +333,31 @@ class MissionRunner:
         return all(start.granted or not start.allowed or start.final for start in starts)
 
     async def _check_start(self, task: TaskView) -> _Start:
-        """Ask what may happen to `task` now; nothing is written yet."""
-        decision = await self._ports.check_policy(self._action(task))
-        start = _Start(task, decision, attempt_id=str(uuid.uuid4()), agent=task.agent)
-        pending = task.state is TaskState.PENDING
-        if pending and decision.effect is Effect.DENY:
-            log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
-            start.final = (TaskState.BLOCKED_BY_POLICY, decision.reason)
-            return start
-        if pending:
+        """Ask what may happen to `task` now; nothing is written yet.
+
+        A new task is checked against policy and routed. A routed one (waiting for a slot, or a
+        retry) passed policy when it was routed; it only needs a slot, then the budget: a task
+        that keeps waiting for a slot costs one batched slot request per try, nothing more.
+        """
+        start = _Start(task, None, attempt_id=str(uuid.uuid4()), agent=task.agent)
+        if task.state is TaskState.PENDING:
+            start.decision = await self._ports.check_policy(self._action(task))
+            if start.decision.effect is Effect.DENY:
+                log.info("task blocked by policy", extra={"mission_id": self._mission_id, "task_id": task.spec.id})
+                start.final = (TaskState.BLOCKED_BY_POLICY, start.decision.reason)
+                return start
             try:
                 choice = await self._ports.route(self._mission_id, task)
             except NoEligibleAgentError as exc:
                 start.final = (TaskState.FAILED, str(exc))
                 return start
             start.agent, start.route_reason = choice.agent, choice.reason
-        start.allowed, start.why = await self._ports.check_budget(self._mission_id, start.agent)
-        start.granted = start.allowed and await self._ports.acquire_agent_slot(start.agent, start.attempt_id)
+        start.granted = await self._ports.acquire_agent_slot(start.agent, start.attempt_id)
+        if start.granted:
+            start.allowed, start.why = await self._ports.check_budget(self._mission_id, start.agent)
+            if not start.allowed:
+                start.granted = False
+                await self._ports.release_agent_slot(start.attempt_id)
         return start
 
     def _start_change(self, start: _Start) -> TaskChange | None:
@@ -356,6 +365,7 @@ class MissionRunner:
         task = start.task
         steps: list[Transition | PolicyRecord] = []
         if task.state is TaskState.PENDING:
+            assert start.decision is not None  # every new task is checked
             steps.append(self._policy_record(task, start.decision))
             if start.final is not None:
                 steps.append(Transition(start.final[0], start.final[1]))

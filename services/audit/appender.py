@@ -14,6 +14,7 @@ reconnecting, NOTIFY lost in a crash) delays an entry by at most one poll interv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "audit-appender"
 POLL_INTERVAL_S = 1.0
+ROUND_LINGER_S = 0.05
+"""After a notification, how long the appender lets more events arrive before its round.
+
+Events come in bursts (a round of task starts, an agent's tool calls, each commit notifying),
+and a round costs about ten statements whatever it appends; without the pause a busy bus got a
+round per commit. The audit log trails the bus by this much more."""
 
 
 def event_subject(event: Event) -> str:
@@ -101,6 +108,10 @@ async def consume_events(
             if after_round is not None:
                 await after_round()
             await _wait_for_wakeup(listener, stop, poll_interval_s)
+            if listener is not None and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ROUND_LINGER_S)
+                await _next_notification(listener, 0.0, stop_after=None)  # those that came meanwhile
     finally:
         if listener is not None:
             await listener.close()
@@ -169,9 +180,12 @@ async def _open_listener(url: str) -> psycopg.AsyncConnection:
     return listener
 
 
-async def _next_notification(listener: psycopg.AsyncConnection, timeout_s: float) -> None:
+async def _next_notification(
+    listener: psycopg.AsyncConnection, timeout_s: float, *, stop_after: int | None = 1
+) -> None:
+    """Consume notifications: the next one (within `timeout_s`), or with stop_after None all that come in it."""
     try:
-        async for _ in listener.notifies(timeout=timeout_s, stop_after=1):
+        async for _ in listener.notifies(timeout=timeout_s, stop_after=stop_after):
             pass
     except psycopg.Error as exc:
         raise StoreError(f"lost the LISTEN connection: {exc}") from exc

@@ -45,8 +45,10 @@ class ScriptedPorts:
         self.invalid_plans = 0
         self.runs: list[Any] = []
         self.budget_left: int | None = None  # attempts the budget allows; None = no budget
+        self.policy_checks = 0
 
     async def check_policy(self, request: ActionRequest) -> Decision:
+        self.policy_checks += 1
         return self._policy.decide(request)
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice:

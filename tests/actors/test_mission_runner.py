@@ -125,6 +125,8 @@ def test_parallel_tasks_respect_the_mission_and_agent_limits(runner: Any, setup:
     mission_id = create_mission(runner, db, WIDE)
     assert runner.run(MissionRunner(mission_id=mission_id, db=db, ports=limited).run()) is MissionState.COMPLETED
     assert limited.peak_slots == 2 and limited.peak_running <= 2
+    # Tasks that waited for a slot were checked against policy once, when they were routed.
+    assert limited.policy_checks == len(WIDE["tasks"])
 
 
 def test_tasks_touching_the_same_paths_are_serialised_and_the_deferral_recorded(
