@@ -44,9 +44,3 @@ def ray_system_config(num_cpus: float | None = None) -> dict[str, object]:
     this machine's)."""
     return {"num_workers_soft_limit": worker_soft_limit(num_cpus or os.cpu_count() or 1)}
 
-
-WORKER_RUNTIME_ENV: dict[str, object] = {
-    "worker_process_setup_hook": "agentcoord.actors.task_executor.prepare_worker",
-}
-"""The `runtime_env` of a job that runs missions: each new worker process imports the task executor
-as it starts, so no attempt waits for those imports (see `prepare_worker`)."""

@@ -178,14 +178,4 @@ def worktree_root(config: Config) -> Path:
     return config.state_dir / "worktrees"
 
 
-def prepare_worker() -> None:
-    """Ray's worker_process_setup_hook (see WORKER_RUNTIME_ENV): a new worker imports this module
-    when it starts, not at its first attempt.
-
-    The imports (the agents, psycopg, the gRPC stubs) were most of what a worker's first attempt
-    cost, on that attempt's clock (about 0.4 s of CPU each time a host leased a worker that had
-    not run one yet); importing the module to call this function is the whole job.
-    """
-
-
 run_attempt = ray.remote(num_cpus=ATTEMPT_CPUS, max_retries=0)(execute_attempt)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ray
 
-from agentcoord.actors import NAMESPACE, WORKER_RUNTIME_ENV, ray_system_config
+from agentcoord.actors import NAMESPACE, ray_system_config
 from agentcoord.config import Config
 from agentcoord.services.context import ServiceContext
 from agentcoord.services.host import SERVICE_MODULES, HostedServices, start_services
@@ -46,7 +46,6 @@ def ensure_ray(config: Config, *, quiet: bool = False) -> None:
         logging_level=logging.WARNING,
         # Only a Ray started here takes system settings; a cluster's nodes have their own.
         _system_config=None if config.ray_address else ray_system_config(),
-        runtime_env=WORKER_RUNTIME_ENV,
     )
 
 

@@ -26,7 +26,7 @@ import psycopg
 import ray
 from cpu_usage import CpuMeter
 
-from agentcoord.actors import NAMESPACE, WORKER_RUNTIME_ENV, ray_system_config
+from agentcoord.actors import NAMESPACE, ray_system_config
 from agentcoord.actors.agents import AgentRun
 from agentcoord.actors.supervisor import running_host
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
@@ -170,8 +170,7 @@ async def main_async(args: argparse.Namespace) -> None:
     config = Config.from_env({"AGENTCOORD_DATA_DIR": str(workdir), "AGENTCOORD_AGENTS_FILE": str(workdir / "agents.yaml")})
     config, embedded = resolve_database(config)
     ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False,
-             _system_config=ray_system_config(2),
-             runtime_env=WORKER_RUNTIME_ENV)  # as `agentcoord up` starts it
+             _system_config=ray_system_config(2))  # as `agentcoord up` starts it
     running = await start_services_stack(config, ALL_SERVICES, port=0)
     url = running.config.database.url
     assert url
