@@ -31,7 +31,7 @@ def worker_soft_limit(num_cpus: float) -> int:
     its soft limit, Ray starts new workers rather than wait for a busy one to free up, so the
     pool keeps growing towards the limit, each new process costing about a second of CPU for
     its start and imports (measured on 2 CPUs: 64 grew the pool by 5-10 workers per 1000 short
-    tasks, and those rounds took 3 times as long as with this limit). And every idle executor
+    tasks, and those rounds took 2-4 times as long as with this limit). And every idle executor
     keeps its warm PostgreSQL connection (see recorder): connections are what a server runs out
     of first.
     """
@@ -40,7 +40,7 @@ def worker_soft_limit(num_cpus: float) -> int:
 
 def ray_system_config(num_cpus: float | None = None) -> dict[str, object]:
     """`_system_config` for `ray.init` when it starts a local Ray (not when joining a cluster, whose
-    nodes set RAY_num_workers_soft_limit themselves); `num_cpus` as given to `ray.init` (default:
-    this machine's)."""
+    nodes set RAY_num_workers_soft_limit themselves, as deploy/kuberay/raycluster.yaml does);
+    `num_cpus` as given to `ray.init` (default: this machine's)."""
     return {"num_workers_soft_limit": worker_soft_limit(num_cpus or os.cpu_count() or 1)}
 

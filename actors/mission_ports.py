@@ -31,7 +31,7 @@ RELEASE_LINGER_S = 0.05
 
 
 class RayMissionPorts:
-    """MissionPorts over Ray and gRPC."""
+    """MissionPorts over Ray, gRPC (routing) and the store (budgets)."""
 
     def __init__(
         self, config: Config, *, db: Database, holder: str, policy_checker: Any, agent_pool: Any,
