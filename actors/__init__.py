@@ -16,26 +16,24 @@ ATTEMPT_CPUS = 0.25
 process, so a fraction (four attempts per core) bounds how many run at once on a node instead of
 letting Ray start a new worker for every ready task."""
 
-ACTOR_WORKERS = 8
-"""Worker processes a node keeps for long-lived actors: the supervisor, the policy checker, the
-agent pool, the Mission hosts, and room for a few hosts of isolated missions."""
-
-
 def worker_soft_limit(num_cpus: float) -> int:
-    """How many worker processes (actors included) Ray should keep on a node of `num_cpus` CPUs.
+    """How many idle worker processes Ray should keep on a node of `num_cpus` CPUs: two per attempt
+    that can run at once (long-lived actors hold workers of their own, not counted here).
 
-    The actors' workers plus one per attempt that can run at once. Ray's default is the CPU
-    count: every actor holds a worker for its life, so a small node is always over it, and Ray
-    kills each task executor a second after its attempt ends (the next attempt waits for a new
-    process). Much more is as bad the other way: while tasks are queued and the pool is under
-    its soft limit, Ray starts new workers rather than wait for a busy one to free up, so the
-    pool keeps growing towards the limit, each new process costing about a second of CPU for
-    its start and imports (measured on 2 CPUs: 64 grew the pool by 5-10 workers per 1000 short
-    tasks, and those rounds took 2-4 times as long as with this limit). And every idle executor
-    keeps its warm PostgreSQL connection (see recorder): connections are what a server runs out
-    of first.
+    Ray's default is the CPU count, so with four attempts per CPU it killed each task executor a
+    second after its attempt ended, and the next attempt waited for a new process. Much more is
+    as bad the other way: while tasks are queued, Ray starts new workers rather than wait for a
+    busy one, up to about the limit above what runs, and kills the extra ones once idle; each
+    new process costs about a second of CPU, and every idle executor keeps its warm PostgreSQL
+    connection (see recorder). Measured on 2 CPUs (ad hoc scripts, 1000 short 0.25-CPU tasks a
+    round): with 64 the pool kept growing by 2-13 workers a round and rounds took
+    1.9-4.9 s; with 16, 0.82-1.56 s and a pool of 24 under load; with 8, 0.67-0.71 s and 16.
+    Missions are what the node is for, and one run of 50 missions with 8 gave 18.8 s, within the
+    16.3-20.5 s of the runs with 16 (its executors 10.1 ms of CPU per task, against 8.1-11.8):
+    no gain shown, while the Mission hosts each lease workers of their own. Hence two per
+    attempt, the value every recorded benchmark ran with.
     """
-    return ACTOR_WORKERS + math.ceil(num_cpus / ATTEMPT_CPUS)
+    return 2 * math.ceil(num_cpus / ATTEMPT_CPUS)
 
 
 def ray_system_config(num_cpus: float | None = None) -> dict[str, object]:
