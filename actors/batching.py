@@ -1,5 +1,7 @@
 """Coalescing concurrent calls into one: a round of task starts makes one policy call, not one per task.
 
+`SingleFlight` is the keyed variant: concurrent callers of the same key share one run.
+
 A Mission starts a round of ready tasks concurrently; each asks the PolicyChecker and the
 AgentPool on its own, as if alone. `Coalescer` collects the requests made in the same turn of
 the event loop and sends them as one batch (one Ray actor call), then hands each caller its own
@@ -9,11 +11,29 @@ answer, so callers keep a one-request interface and the actors see one call per 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
+Key = TypeVar("Key", bound=Hashable)
+
+
+class SingleFlight(Generic[Key, Result]):
+    """`await flights(key, run)`: callers of a key while its run is under way share that run;
+    a call after it ended runs again. The run is shielded: one caller cancelled stops nobody else.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Key, asyncio.Future[Result]] = {}
+
+    async def __call__(self, key: Key, run: Callable[[], Awaitable[Result]]) -> Result:
+        flight = self._running.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(run())
+            self._running[key] = flight
+            flight.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(flight)
 
 
 class Coalescer(Generic[Request, Result]):

@@ -30,6 +30,7 @@ import ray
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
+from agentcoord.actors.batching import SingleFlight
 from agentcoord.actors.mission_ports import RayMissionPorts
 from agentcoord.actors.mission_runner import MissionRunner
 from agentcoord.actors.policy_checker import policy_checker_handle
@@ -82,7 +83,7 @@ class MissionHostShell:
     def __init__(self, *, name: str, shared: bool, config: Config) -> None:
         self._name = name
         self._shared = shared
-        self._drives: dict[str, asyncio.Future[str]] = {}
+        self._drives: SingleFlight[str, str] = SingleFlight()
         self._runners: dict[str, MissionRunner] = {}
         self._wirings: dict[bytes, asyncio.Future[_Wiring]] = {}
         # The agent slots an earlier process of this host held went with its attempts. Sent
@@ -97,12 +98,7 @@ class MissionHostShell:
 
         Concurrent calls for one mission share one drive.
         """
-        drive = self._drives.get(mission_id)
-        if drive is None:
-            drive = asyncio.ensure_future(self._drive(mission_id, config))
-            self._drives[mission_id] = drive
-            drive.add_done_callback(lambda _: self._drives.pop(mission_id, None))
-        return await asyncio.shield(drive)
+        return await self._drives(mission_id, lambda: self._drive(mission_id, config))
 
     async def wake(self, mission_id: str) -> None:
         """The store changed (cancelled, reviewed): act on it now rather than at the next poll."""

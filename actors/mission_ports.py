@@ -13,7 +13,7 @@ from typing import Any
 
 import ray
 
-from agentcoord.actors.batching import Coalescer
+from agentcoord.actors.batching import Coalescer, SingleFlight
 from agentcoord.actors.mission_runner import RouteChoice
 from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
@@ -50,7 +50,7 @@ class RayMissionPorts:
         # A round's concurrent checks go out as one actor call each (see MissionRunner._start_round).
         self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
         self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
-        self._budget_checks: dict[tuple[str, str], asyncio.Future[tuple[bool, str]]] = {}
+        self._budget_checks: SingleFlight[tuple[str, str], tuple[bool, str]] = SingleFlight()
         self._releases: list[str] = []
 
     async def check_policy(self, request: ActionRequest) -> Decision:
@@ -83,13 +83,7 @@ class RayMissionPorts:
         The host reads the budgets' spend from the store itself, as the CostService would: one
         statement, instead of a gRPC call around the same statement.
         """
-        key = (mission_id, agent)
-        check = self._budget_checks.get(key)
-        if check is None:
-            check = asyncio.ensure_future(self._check_budget(mission_id, agent))
-            self._budget_checks[key] = check
-            check.add_done_callback(lambda _: self._budget_checks.pop(key, None))
-        return await asyncio.shield(check)
+        return await self._budget_checks((mission_id, agent), lambda: self._check_budget(mission_id, agent))
 
     async def _check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
         async with self._db.connection() as conn:

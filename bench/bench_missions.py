@@ -177,7 +177,7 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         total = args.missions * args.tasks
         # Untimed, at full size, both ways, twice: the first attempt in a Ray worker process pays
-        # for its connections and first calls (about 0.15 s of CPU), and Ray keeps more idle
+        # for its imports, connections and first calls (0.3-0.4 s of CPU), and Ray keeps more idle
         # workers than run at once and hands them out in no fixed order, so it takes a few runs
         # before every worker has run one; a control plane that has been up a while is there.
         for _ in range(2):

@@ -119,6 +119,7 @@ async def apply_task_changes(conn: Connection, changes: Sequence[TaskChange]) ->
         state = change.current
         last: Transition | None = None
         agent: str | None = None
+        starting = change.transitions[-1] if change.starts is not None and change.transitions else None
         for step in change.steps:
             if isinstance(step, PolicyRecord):
                 decisions.append({"n": n, "decision_id": step.decision_id, "action": dict(step.action),
@@ -133,7 +134,7 @@ async def apply_task_changes(conn: Connection, changes: Sequence[TaskChange]) ->
             if step.agent is not None:
                 payload["agent"] = agent = step.agent
             payload.update(step.extra)
-            numbered = change.starts is not None and step is change.transitions[-1]
+            numbered = step is starting
             if numbered:
                 payload["attempt_id"] = change.starts
             events.append({"n": n, "ord": len(events), "topic": TASK_STATE_TOPIC, "actor": change.actor,

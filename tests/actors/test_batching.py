@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentcoord.actors.batching import Coalescer
+from agentcoord.actors.batching import Coalescer, SingleFlight
 
 
 def test_calls_of_one_turn_go_out_as_one_batch_and_later_calls_as_another() -> None:
@@ -51,3 +51,26 @@ def test_a_batch_answered_with_the_wrong_number_of_results_fails_instead_of_misa
 
     with pytest.raises(RuntimeError, match="2 requests got 1 results"):
         asyncio.run(scenario())
+
+
+def test_single_flight_shares_a_run_per_key_until_it_ends_and_survives_a_cancelled_caller() -> None:
+    runs: list[str] = []
+
+    async def run(key: str) -> str:
+        runs.append(key)
+        await asyncio.sleep(0.01)
+        return f"done {key}"
+
+    async def scenario() -> tuple[list[str], str, str]:
+        flights: SingleFlight[str, str] = SingleFlight()
+        impatient = asyncio.ensure_future(flights("a", lambda: run("a")))
+        await asyncio.sleep(0)
+        shared = asyncio.gather(flights("a", lambda: run("a")), flights("b", lambda: run("b")))
+        impatient.cancel()  # the run it started goes on for the others
+        together = await shared
+        again = await flights("a", lambda: run("a"))  # the first run ended: a new one
+        return list(together), again, runs[-1]
+
+    together, again, last = asyncio.run(scenario())
+    assert together == ["done a", "done b"] and again == "done a" and last == "a"
+    assert runs == ["a", "b", "a"]
