@@ -1,7 +1,7 @@
 """RayMissionPorts: what a MissionRunner needs from the outside world, over Ray and gRPC.
 
 One instance serves every mission of a Mission host, so the concurrent checks of all their rounds
-go out together (one PolicyChecker and one AgentPool call per event-loop turn).
+go out together (one PolicyChecker, one RoutingService and one AgentPool call per event-loop turn).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
 from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
+from agentcoord.errors import NoEligibleAgentError
 from agentcoord.mission_view import TaskView
 from agentcoord.planning import PlanResult
 from agentcoord.policy import ActionRequest, Decision
@@ -47,9 +48,10 @@ class RayMissionPorts:
         self._policy_checker = policy_checker
         self._agent_pool = agent_pool
         self._routing = routing
-        # A round's concurrent checks go out as one actor call each (see MissionRunner._start_round).
+        # A round's concurrent checks go out as one call each (see MissionRunner._start_round).
         self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
         self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
+        self._route_batch: Coalescer[routing_pb2.RouteRequest, routing_pb2.RouteResult] = Coalescer(routing.route_batch)
         self._budget_checks: SingleFlight[tuple[str, str], tuple[bool, str]] = SingleFlight()
         self._releases: list[str] = []
 
@@ -69,13 +71,16 @@ class RayMissionPorts:
         return granted
 
     async def route(self, mission_id: str, task: TaskView) -> RouteChoice:
-        response = await self._routing.route(
+        result = await self._route_batch(
             routing_pb2.RouteRequest(
                 mission_id=mission_id, task_id=task.spec.id, capabilities=list(task.spec.capabilities),
                 description=task.spec.description,
             )
         )
-        return RouteChoice(agent=response.agent, decision_id=response.decision_id, reason=response.reason)
+        if result.WhichOneof("result") == "no_eligible_agent":
+            raise NoEligibleAgentError(result.no_eligible_agent)
+        decision = result.decision
+        return RouteChoice(agent=decision.agent, decision_id=decision.decision_id, reason=decision.reason)
 
     async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
         """Concurrent checks of the same (mission, agent) share one query; later ones ask again.

@@ -6,7 +6,7 @@ ServiceUnavailableError naming the service and address, not a raw grpc traceback
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import grpc
@@ -96,6 +96,16 @@ class RoutingClient:
         except grpc.RpcError as exc:
             raise translate_rpc_error(exc, service="RoutingService", address=self._address) from exc
         return response
+
+    async def route_batch(self, requests: Sequence[routing_pb2.RouteRequest]) -> list[routing_pb2.RouteResult]:
+        """Route several tasks in one call; a result per request, in order (see RouteBatch)."""
+        try:
+            response: routing_pb2.RouteBatchResponse = await self._stub.RouteBatch(
+                routing_pb2.RouteBatchRequest(requests=requests), timeout=self._deadline_s
+            )
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, service="RoutingService", address=self._address) from exc
+        return list(response.results)
 
     async def close(self) -> None:
         await self._channel.close()

@@ -258,6 +258,6 @@ def _required_text(data: Mapping[Any, Any], key: str, *, source: str, path: str)
 
 
 def _text_list(value: object, *, source: str, path: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise InvalidInputError("expected a list of non-empty strings", source=source, field=path)
     return tuple(value)

@@ -13,6 +13,19 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class TaskToRoute:
+    """What a route decision is made for: the task's capabilities, where it belongs, and the tokens
+    it is expected to use (0: the router's default)."""
+
+    capabilities: tuple[str, ...]
+    mission_id: str = ""
+    task_id: str = ""
+    description: str = ""
+    expected_input_tokens: int = 0
+    expected_output_tokens: int = 0
+
+
+@dataclass(frozen=True)
 class RouteCandidate:
     """One agent considered for a task: what it would have cost and why it is (not) eligible."""
 

@@ -85,33 +85,6 @@ async def append_event(
     return int(row["event_id"])
 
 
-async def write_with_event(
-    conn: Connection,
-    write: sql.SQL,
-    params: Sequence[Any],
-    *,
-    topic: str,
-    actor: str,
-    payload: Mapping[str, Any],
-    mission_id: str = "",
-    task_id: str = "",
-) -> bool:
-    """Run `write` (an INSERT or UPDATE ... RETURNING) and, if it returned a row, its event, in one
-    statement; False (and no event) if it returned none.
-
-    One round trip instead of two, and atomic without a transaction around it.
-    """
-    cur = await conn.execute(
-        sql.SQL(
-            "WITH w AS ({}), e AS (INSERT INTO events (topic, actor, mission_id, task_id, payload)"
-            " SELECT %s, %s, %s, %s, %s FROM (SELECT 1 FROM w LIMIT 1) AS written RETURNING event_id)"
-            " SELECT event_id, pg_notify(%s, '') FROM e"
-        ).format(write),
-        (*params, topic, actor, mission_id, task_id, Jsonb(dict(payload)), EVENTS_CHANNEL),
-    )
-    return await cur.fetchone() is not None
-
-
 async def append_events(
     conn: Connection, *, topic: str, actor: str, payloads: Sequence[Mapping[str, Any]]
 ) -> list[int]:

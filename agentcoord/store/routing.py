@@ -1,22 +1,21 @@
 """Queries for route decisions: every decision the router makes is kept, with all its candidates.
 
-A decision is written together with its `route.decided` event, in one statement (see
-agentcoord.store.events), so the stored decision and the audited fact never disagree.
+Decisions are written together with their `route.decided` events, in one statement, so the
+stored decision and the audited fact never disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from agentcoord.routing import RouteCandidate, RouteDecision
 from agentcoord.store.database import Connection
-from agentcoord.store.events import write_with_event
+from agentcoord.store.events import EVENTS_CHANNEL
 
 
 @dataclass(frozen=True)
@@ -29,31 +28,49 @@ class StoredRouteDecision:
     created_at: datetime
 
 
-async def record_route_decision(
-    conn: Connection, decision: RouteDecision, *, mission_id: str, task_id: str, topic: str, actor: str,
-    payload: Mapping[str, Any],
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision to store: for which mission and task, and the payload of its event."""
+
+    decision: RouteDecision
+    mission_id: str
+    task_id: str
+    payload: Mapping[str, Any]
+
+
+async def record_route_decisions(
+    conn: Connection, records: Sequence[DecisionRecord], *, topic: str, actor: str
 ) -> None:
-    """Store one decision with its event (`topic`, `payload`), in one statement."""
-    await write_with_event(
-        conn,
-        sql.SQL(
-            "INSERT INTO route_decisions (decision_id, mission_id, task_id, agent, model, reason,"
-            " capabilities, expected_input_tokens, expected_output_tokens, candidates)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING 1"
-        ),
-        (
-            decision.decision_id,
-            mission_id,
-            task_id,
-            decision.agent,
-            decision.model,
-            decision.reason,
-            list(decision.capabilities),
-            decision.expected_input_tokens,
-            decision.expected_output_tokens,
-            Jsonb([c.to_json() for c in decision.candidates]),
-        ),
-        topic=topic, actor=actor, payload=payload, mission_id=mission_id, task_id=task_id,
+    """Store decisions, each with its event (`topic`), in one statement: all of them or none.
+
+    The events follow the order of `records`.
+    """
+    if not records:
+        return
+    rows = [
+        {
+            "n": n, "decision_id": r.decision.decision_id, "mission_id": r.mission_id, "task_id": r.task_id,
+            "agent": r.decision.agent, "model": r.decision.model, "reason": r.decision.reason,
+            "capabilities": list(r.decision.capabilities),
+            "expected_input_tokens": r.decision.expected_input_tokens,
+            "expected_output_tokens": r.decision.expected_output_tokens,
+            "candidates": [c.to_json() for c in r.decision.candidates], "payload": dict(r.payload),
+        }
+        for n, r in enumerate(records)
+    ]
+    await conn.execute(
+        "WITH r AS (SELECT * FROM jsonb_to_recordset(%s) AS r (n int, decision_id text, mission_id text,"
+        " task_id text, agent text, model text, reason text, capabilities text[], expected_input_tokens bigint,"
+        " expected_output_tokens bigint, candidates jsonb, payload jsonb)),"
+        " d AS (INSERT INTO route_decisions (decision_id, mission_id, task_id, agent, model, reason, capabilities,"
+        " expected_input_tokens, expected_output_tokens, candidates)"
+        " SELECT decision_id, mission_id, task_id, agent, model, reason, capabilities, expected_input_tokens,"
+        " expected_output_tokens, candidates FROM r),"
+        " e AS (INSERT INTO events (topic, actor, mission_id, task_id, payload)"
+        " SELECT %s, %s, mission_id, task_id, payload FROM r ORDER BY n RETURNING 1)"
+        " SELECT pg_notify(%s, '')",
+        # One JSON array, not arrays of each column: psycopg sends it as one parameter.
+        (Jsonb(rows), topic, actor, EVENTS_CHANNEL),
     )
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentcoord/v1/routing.proto\x12\ragentcoord.v1\"\xc6\x01\n\x05\x41gent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\x12&\n\x1einput_price_micro_usd_per_mtok\x18\x05 \x01(\x03\x12\'\n\x1foutput_price_micro_usd_per_mtok\x18\x06 \x01(\x03\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"\x9d\x01\n\x0cRouteRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1d\n\x15\x65xpected_input_tokens\x18\x05 \x01(\x03\x12\x1e\n\x16\x65xpected_output_tokens\x18\x06 \x01(\x03\"r\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12 \n\x18\x65stimated_cost_micro_usd\x18\x03 \x01(\x03\x12\x10\n\x08\x65ligible\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x85\x01\n\rRouteResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x31\n\ncandidates\x18\x05 \x03(\x0b\x32\x1d.agentcoord.v1.RouteCandidate\"\x13\n\x11ListAgentsRequest\":\n\x12ListAgentsResponse\x12$\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x14.agentcoord.v1.Agent2\xa7\x01\n\x0eRoutingService\x12\x42\n\x05Route\x12\x1b.agentcoord.v1.RouteRequest\x1a\x1c.agentcoord.v1.RouteResponse\x12Q\n\nListAgents\x12 .agentcoord.v1.ListAgentsRequest\x1a!.agentcoord.v1.ListAgentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61gentcoord/v1/routing.proto\x12\ragentcoord.v1\"\xc6\x01\n\x05\x41gent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\x12&\n\x1einput_price_micro_usd_per_mtok\x18\x05 \x01(\x03\x12\'\n\x1foutput_price_micro_usd_per_mtok\x18\x06 \x01(\x03\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"\x9d\x01\n\x0cRouteRequest\x12\x12\n\nmission_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x1d\n\x15\x65xpected_input_tokens\x18\x05 \x01(\x03\x12\x1e\n\x16\x65xpected_output_tokens\x18\x06 \x01(\x03\"r\n\x0eRouteCandidate\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12 \n\x18\x65stimated_cost_micro_usd\x18\x03 \x01(\x03\x12\x10\n\x08\x65ligible\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x85\x01\n\rRouteResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x31\n\ncandidates\x18\x05 \x03(\x0b\x32\x1d.agentcoord.v1.RouteCandidate\"B\n\x11RouteBatchRequest\x12-\n\x08requests\x18\x01 \x03(\x0b\x32\x1b.agentcoord.v1.RouteRequest\"A\n\x12RouteBatchResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.agentcoord.v1.RouteResult\"f\n\x0bRouteResult\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1c.agentcoord.v1.RouteResponseH\x00\x12\x1b\n\x11no_eligible_agent\x18\x02 \x01(\tH\x00\x42\x08\n\x06result\"\x13\n\x11ListAgentsRequest\":\n\x12ListAgentsResponse\x12$\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x14.agentcoord.v1.Agent2\xfa\x01\n\x0eRoutingService\x12\x42\n\x05Route\x12\x1b.agentcoord.v1.RouteRequest\x1a\x1c.agentcoord.v1.RouteResponse\x12Q\n\nRouteBatch\x12 .agentcoord.v1.RouteBatchRequest\x1a!.agentcoord.v1.RouteBatchResponse\x12Q\n\nListAgents\x12 .agentcoord.v1.ListAgentsRequest\x1a!.agentcoord.v1.ListAgentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,10 +39,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTECANDIDATE']._serialized_end=521
   _globals['_ROUTERESPONSE']._serialized_start=524
   _globals['_ROUTERESPONSE']._serialized_end=657
-  _globals['_LISTAGENTSREQUEST']._serialized_start=659
-  _globals['_LISTAGENTSREQUEST']._serialized_end=678
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=680
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=738
-  _globals['_ROUTINGSERVICE']._serialized_start=741
-  _globals['_ROUTINGSERVICE']._serialized_end=908
+  _globals['_ROUTEBATCHREQUEST']._serialized_start=659
+  _globals['_ROUTEBATCHREQUEST']._serialized_end=725
+  _globals['_ROUTEBATCHRESPONSE']._serialized_start=727
+  _globals['_ROUTEBATCHRESPONSE']._serialized_end=792
+  _globals['_ROUTERESULT']._serialized_start=794
+  _globals['_ROUTERESULT']._serialized_end=896
+  _globals['_LISTAGENTSREQUEST']._serialized_start=898
+  _globals['_LISTAGENTSREQUEST']._serialized_end=917
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=919
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=977
+  _globals['_ROUTINGSERVICE']._serialized_start=980
+  _globals['_ROUTINGSERVICE']._serialized_end=1230
 # @@protoc_insertion_point(module_scope)

@@ -70,6 +70,26 @@ class RouteResponse(_message.Message):
     candidates: _containers.RepeatedCompositeFieldContainer[RouteCandidate]
     def __init__(self, decision_id: _Optional[str] = ..., agent: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[RouteCandidate, _Mapping]]] = ...) -> None: ...
 
+class RouteBatchRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[RouteRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[RouteRequest, _Mapping]]] = ...) -> None: ...
+
+class RouteBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RouteResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RouteResult, _Mapping]]] = ...) -> None: ...
+
+class RouteResult(_message.Message):
+    __slots__ = ("decision", "no_eligible_agent")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    NO_ELIGIBLE_AGENT_FIELD_NUMBER: _ClassVar[int]
+    decision: RouteResponse
+    no_eligible_agent: str
+    def __init__(self, decision: _Optional[_Union[RouteResponse, _Mapping]] = ..., no_eligible_agent: _Optional[str] = ...) -> None: ...
+
 class ListAgentsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

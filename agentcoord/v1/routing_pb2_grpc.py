@@ -40,6 +40,11 @@ class RoutingServiceStub:
                 request_serializer=agentcoord_dot_v1_dot_routing__pb2.RouteRequest.SerializeToString,
                 response_deserializer=agentcoord_dot_v1_dot_routing__pb2.RouteResponse.FromString,
                 _registered_method=True)
+        self.RouteBatch = channel.unary_unary(
+                '/agentcoord.v1.RoutingService/RouteBatch',
+                request_serializer=agentcoord_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
+                response_deserializer=agentcoord_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
+                _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/agentcoord.v1.RoutingService/ListAgents',
                 request_serializer=agentcoord_dot_v1_dot_routing__pb2.ListAgentsRequest.SerializeToString,
@@ -53,6 +58,16 @@ class RoutingServiceServicer:
 
     def Route(self, request, context):
         """Route picks the cheapest enabled agent whose capabilities cover the task and stores the decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RouteBatch(self, request, context):
+        """RouteBatch routes several tasks in one call: one read of the review tallies and one write of
+        every decision with its event, which is what a Mission host sends for a round of tasks. A task
+        no enabled agent covers gets the reason in its own result; an invalid request fails the whole
+        batch with INVALID_ARGUMENT naming requests[i] and its field, and nothing is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +87,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.Route,
                     request_deserializer=agentcoord_dot_v1_dot_routing__pb2.RouteRequest.FromString,
                     response_serializer=agentcoord_dot_v1_dot_routing__pb2.RouteResponse.SerializeToString,
+            ),
+            'RouteBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteBatch,
+                    request_deserializer=agentcoord_dot_v1_dot_routing__pb2.RouteBatchRequest.FromString,
+                    response_serializer=agentcoord_dot_v1_dot_routing__pb2.RouteBatchResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -107,6 +127,33 @@ class RoutingService:
             '/agentcoord.v1.RoutingService/Route',
             agentcoord_dot_v1_dot_routing__pb2.RouteRequest.SerializeToString,
             agentcoord_dot_v1_dot_routing__pb2.RouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentcoord.v1.RoutingService/RouteBatch',
+            agentcoord_dot_v1_dot_routing__pb2.RouteBatchRequest.SerializeToString,
+            agentcoord_dot_v1_dot_routing__pb2.RouteBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

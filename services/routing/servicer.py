@@ -9,7 +9,8 @@ from __future__ import annotations
 import grpc
 
 from agentcoord.config import AgentConfig
-from agentcoord.routing import RouteDecision
+from agentcoord.errors import NoEligibleAgentError
+from agentcoord.routing import RouteDecision, TaskToRoute
 from agentcoord.services.routing.service import RoutingDesk
 from agentcoord.v1 import routing_pb2, routing_pb2_grpc
 
@@ -23,20 +24,36 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     async def Route(
         self, request: routing_pb2.RouteRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.RouteResponse:
-        decision = await self._desk.route(
-            list(request.capabilities),
-            mission_id=request.mission_id,
-            task_id=request.task_id,
-            description=request.description,
-            expected_input_tokens=request.expected_input_tokens,
-            expected_output_tokens=request.expected_output_tokens,
+        return _route_response(await self._desk.route(_task(request)))
+
+    async def RouteBatch(
+        self, request: routing_pb2.RouteBatchRequest, context: grpc.aio.ServicerContext
+    ) -> routing_pb2.RouteBatchResponse:
+        outcomes = await self._desk.route_many([_task(r) for r in request.requests])
+        return routing_pb2.RouteBatchResponse(
+            results=[
+                routing_pb2.RouteResult(no_eligible_agent=str(outcome))
+                if isinstance(outcome, NoEligibleAgentError)
+                else routing_pb2.RouteResult(decision=_route_response(outcome))
+                for outcome in outcomes
+            ]
         )
-        return _route_response(decision)
 
     async def ListAgents(
         self, request: routing_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> routing_pb2.ListAgentsResponse:
         return routing_pb2.ListAgentsResponse(agents=[_agent(a) for a in self._desk.agents()])
+
+
+def _task(request: routing_pb2.RouteRequest) -> TaskToRoute:
+    return TaskToRoute(
+        capabilities=tuple(request.capabilities),
+        mission_id=request.mission_id,
+        task_id=request.task_id,
+        description=request.description,
+        expected_input_tokens=request.expected_input_tokens,
+        expected_output_tokens=request.expected_output_tokens,
+    )
 
 
 def _route_response(decision: RouteDecision) -> routing_pb2.RouteResponse:

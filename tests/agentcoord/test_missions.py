@@ -50,6 +50,10 @@ BAD_FILES = {
         "name: x\ngoal: g\ntasks:\n  - {id: a, description: d, capabilities: code}\n",
         "tasks[0].capabilities: expected a list of non-empty strings",
     ),
+    "blank-capability": (
+        "name: x\ngoal: g\ntasks:\n  - {id: a, description: d, capabilities: [code, ' ']}\n",
+        "tasks[0].capabilities: expected a list of non-empty strings",
+    ),
 }
 
 

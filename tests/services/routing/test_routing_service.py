@@ -1,11 +1,12 @@
-"""The routing desk on real PostgreSQL: a decision is stored only together with its event."""
+"""The routing desk on real PostgreSQL: a decision is stored only together with its event, alone or in a batch."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
-from agentcoord.errors import NoEligibleAgentError, StoreError
+from agentcoord.errors import InvalidInputError, NoEligibleAgentError, StoreError
+from agentcoord.routing import TaskToRoute
 from agentcoord.services.routing.router import Router
 from agentcoord.services.routing.service import RoutingDesk
 from agentcoord.store.routing import list_route_decisions
@@ -26,11 +27,13 @@ def test_decision_and_event_are_stored_together(
 
     async def scenario():
         decision = await desk.route(
-            ["db", "code"],
-            mission_id="m-1",
-            task_id="t-1",
-            description="add an index",
-            expected_input_tokens=8_000,
+            TaskToRoute(
+                ("db", "code"),
+                mission_id="m-1",
+                task_id="t-1",
+                description="add an index",
+                expected_input_tokens=8_000,
+            )
         )
         async with db.transaction() as conn:
             stored = await list_route_decisions(conn, mission_id="m-1", task_id="t-1")
@@ -72,7 +75,7 @@ def test_a_failed_event_write_leaves_no_decision(
     desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
 
     with pytest.raises(StoreError, match="refuse_routes"):
-        runner.run(desk.route(["code"], mission_id="m-1", task_id="t-1"))
+        runner.run(desk.route(TaskToRoute(("code",), mission_id="m-1", task_id="t-1")))
 
     assert _counts(fresh_database_url) == (0, 0)
 
@@ -81,7 +84,7 @@ def test_no_eligible_agent_stores_nothing(runner, make_db, fresh_database_url, b
     desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
 
     with pytest.raises(NoEligibleAgentError):
-        runner.run(desk.route(["quantum"], mission_id="m-1", task_id="t-1"))
+        runner.run(desk.route(TaskToRoute(("quantum",), mission_id="m-1", task_id="t-1")))
 
     assert _counts(fresh_database_url) == (0, 0)
 
@@ -91,10 +94,52 @@ def test_routing_reads_the_review_tallies_so_rejections_move_the_next_decision(
 ) -> None:
     db = make_db(fresh_database_url)
     desk = RoutingDesk(db, Router(base_config.agents))
-    assert runner.run(desk.route(["docs"])).agent == "sim-fast"
+    assert runner.run(desk.route(TaskToRoute(("docs",)))).agent == "sim-fast"
     with psycopg.connect(fresh_database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO review_tallies VALUES ('sim-fast', 'docs', 0, 30), ('sim-fast', 'code', 30, 30)")
-    decision = runner.run(desk.route(["docs"]))
+    decision = runner.run(desk.route(TaskToRoute(("docs",))))
     assert decision.agent == "sim-balanced"
     assert "sim-fast" in decision.reason and "from 30 reviews" in decision.reason
-    assert runner.run(desk.route(["code"])).agent == "sim-fast"  # only the rejected kind of task moved
+    assert runner.run(desk.route(TaskToRoute(("code",)))).agent == "sim-fast"  # only the rejected kind of task moved
+
+
+def test_a_batch_stores_each_decision_with_its_event_in_order_and_refuses_only_the_unroutable(
+    runner, make_db, fresh_database_url, base_config
+) -> None:
+    desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
+    tasks = [
+        TaskToRoute(("code",), mission_id="m-1", task_id="t-1", description="first"),
+        TaskToRoute(("quantum",), mission_id="m-1", task_id="t-2"),
+        TaskToRoute(("db", "code"), mission_id="m-2", task_id="t-3", description="third"),
+    ]
+
+    first, refused, third = runner.run(desk.route_many(tasks))
+
+    assert isinstance(refused, NoEligibleAgentError) and "quantum" in str(refused)
+    assert (first.agent, third.agent) == ("sim-fast", "sim-balanced")
+    with psycopg.connect(fresh_database_url) as conn:
+        decisions = conn.execute(
+            "SELECT decision_id, mission_id, task_id, agent, capabilities FROM route_decisions ORDER BY task_id"
+        ).fetchall()
+        events = conn.execute("SELECT task_id, payload FROM events ORDER BY event_id").fetchall()
+    assert decisions == [
+        (first.decision_id, "m-1", "t-1", "sim-fast", ["code"]),
+        (third.decision_id, "m-2", "t-3", "sim-balanced", ["code", "db"]),
+    ]
+    assert events == [
+        ("t-1", {**first.to_json(), "description": "first"}),
+        ("t-3", {**third.to_json(), "description": "third"}),
+    ]
+
+
+def test_an_invalid_task_in_a_batch_names_its_index_and_stores_nothing(
+    runner, make_db, fresh_database_url, base_config
+) -> None:
+    desk = RoutingDesk(make_db(fresh_database_url), Router(base_config.agents))
+    tasks = [TaskToRoute(("code",)), TaskToRoute(("code",), expected_output_tokens=-1)]
+
+    with pytest.raises(InvalidInputError) as caught:
+        runner.run(desk.route_many(tasks))
+
+    assert caught.value.field == "requests[1].expected_output_tokens"
+    assert _counts(fresh_database_url) == (0, 0)

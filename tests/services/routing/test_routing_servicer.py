@@ -1,4 +1,4 @@
-"""RoutingService over real gRPC: Route, ListAgents, and statuses for bad or unroutable tasks."""
+"""RoutingService over real gRPC: Route, RouteBatch, ListAgents, and statuses for bad or unroutable tasks."""
 
 from __future__ import annotations
 
@@ -88,3 +88,33 @@ def test_negative_expected_tokens_are_invalid(routing) -> None:
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "expected_output_tokens" in caught.value.details()
+
+
+def test_route_batch_answers_each_request_in_order(routing, fresh_database_url) -> None:
+    requests = [
+        routing_pb2.RouteRequest(mission_id="m-1", task_id="t-1", capabilities=["code"]),
+        routing_pb2.RouteRequest(mission_id="m-1", task_id="t-2", capabilities=["quantum"]),
+        routing_pb2.RouteRequest(mission_id="m-1", task_id="t-3", capabilities=["db"]),
+    ]
+
+    response = routing.RouteBatch(routing_pb2.RouteBatchRequest(requests=requests), timeout=10)
+
+    first, refused, third = response.results
+    assert (first.decision.agent, third.decision.agent) == ("sim-fast", "sim-balanced")
+    assert refused.WhichOneof("result") == "no_eligible_agent"
+    assert "sim-deep (missing capabilities quantum)" in refused.no_eligible_agent
+    with psycopg.connect(fresh_database_url) as conn:
+        stored = conn.execute("SELECT decision_id, task_id FROM route_decisions ORDER BY task_id").fetchall()
+    assert stored == [(first.decision.decision_id, "t-1"), (third.decision.decision_id, "t-3")]
+
+
+def test_route_batch_with_an_invalid_request_is_invalid_argument_naming_it(routing, fresh_database_url) -> None:
+    requests = [routing_pb2.RouteRequest(capabilities=["code"]), routing_pb2.RouteRequest(capabilities=[" "])]
+
+    with pytest.raises(grpc.RpcError) as caught:
+        routing.RouteBatch(routing_pb2.RouteBatchRequest(requests=requests), timeout=10)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "requests[1].capabilities" in caught.value.details()
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM route_decisions").fetchone()[0] == 0
