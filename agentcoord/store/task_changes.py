@@ -174,10 +174,12 @@ def _decision_payload(record: PolicyRecord) -> dict[str, Any]:
 
 # One statement, read top to bottom: end attempts (skipping changes whose attempt already ended),
 # move tasks with a compare-and-set, start attempts, store decisions, write every event in order,
-# then fail the whole statement if any compare-and-set missed; return the events written.
+# then fail the whole statement if any compare-and-set missed; return the events written. The
+# changes are read with agentcoord_batch_rows (migration 0011) so the planner, knowing they are
+# few, finds tasks and attempts by primary key instead of reading the whole tables.
 _APPLY = """
 WITH change AS (
-    SELECT * FROM jsonb_to_recordset(%(changes)s) AS c (
+    SELECT c.* FROM agentcoord_batch_rows(%(changes)s) AS r, jsonb_to_record(r) AS c (
         n int, mission_id text, task_id text, current text, target text, reason text, agent text,
         attempt_id text, attempt_agent text, ended_attempt_id text, outcome text, summary text, error text)
 ), ended AS (

@@ -100,6 +100,25 @@ def test_history_sums_every_attempt_of_finished_tasks_per_capability_set(runner,
     assert runner.run(load([])) == {}
 
 
+def test_only_the_latest_finished_tasks_of_a_set_count(runner, make_db, fresh_database_url: str) -> None:
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        rows = PastMissions(conn)
+        rows.mission("m1")
+        for age_days, (task_id, state, cost) in enumerate(
+            [("newest", "succeeded", 300), ("running", "running", 999), ("older", "failed", 200), ("oldest", "succeeded", 100)]
+        ):
+            rows.task("m1", task_id, ["code"], state, "cheap", cost)
+            conn.execute("UPDATE tasks SET updated_at = now() - make_interval(days => %s) WHERE task_id = %s",
+                         (age_days, task_id))
+    db = make_db(fresh_database_url)
+
+    async def load() -> Any:
+        async with db.transaction() as conn:
+            return await load_cost_history(conn, capability_sets=[["code"]], per_set=2)
+
+    assert sorted(p.cost_micro_usd for p in runner.run(load())[("code",)]) == [200, 300]
+
+
 def test_a_forecast_from_stored_history(runner, make_db, history_db: str) -> None:
     db = make_db(history_db)
     tasks = [task("implement", "code"), task("review", "review"), task("check", "test", "code")]
