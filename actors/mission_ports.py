@@ -1,7 +1,8 @@
 """RayMissionPorts: what a MissionRunner needs from the outside world, over Ray and gRPC.
 
 One instance serves every mission of a Mission host, so the concurrent checks of all their rounds
-go out together (one PolicyChecker, one RoutingService and one AgentPool call per event-loop turn).
+go out together: per event-loop turn, one PolicyChecker, one RoutingService and one AgentPool
+call, and one budget query.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import ray
 
-from agentcoord.actors.batching import Coalescer, SingleFlight
+from agentcoord.actors.batching import Coalescer
 from agentcoord.actors.mission_runner import RouteChoice
 from agentcoord.actors.planner import PLAN_CAPABILITY, run_planning
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest, run_attempt
@@ -24,7 +25,7 @@ from agentcoord.mission_view import TaskView
 from agentcoord.planning import PlanResult
 from agentcoord.policy import ActionRequest, Decision
 from agentcoord.store import Database
-from agentcoord.store.budgets import hard_budget_check
+from agentcoord.store.budgets import hard_budget_checks
 from agentcoord.v1 import routing_pb2
 
 RELEASE_LINGER_S = 0.05
@@ -52,7 +53,7 @@ class RayMissionPorts:
         self._policy_batch: Coalescer[ActionRequest, Decision] = Coalescer(self._check_policies)
         self._slot_batch: Coalescer[tuple[str, str, int], bool] = Coalescer(self._acquire_slots)
         self._route_batch: Coalescer[routing_pb2.RouteRequest, routing_pb2.RouteResult] = Coalescer(routing.route_batch)
-        self._budget_checks: SingleFlight[tuple[str, str], tuple[bool, str]] = SingleFlight()
+        self._budget_batch: Coalescer[tuple[str, str], tuple[bool, str]] = Coalescer(self._check_budgets)
         self._releases: list[str] = []
 
     async def check_policy(self, request: ActionRequest) -> Decision:
@@ -83,17 +84,21 @@ class RayMissionPorts:
         return RouteChoice(agent=decision.agent, decision_id=decision.decision_id, reason=decision.reason)
 
     async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
-        """Concurrent checks of the same (mission, agent) share one query; later ones ask again.
+        """The checks of one event-loop turn, of every mission of the host, are one statement.
 
-        The host reads the budgets' spend from the store itself, as the CostService would: one
-        statement, instead of a gRPC call around the same statement.
+        The host reads the budgets' spend from the store itself, as the CostService would,
+        instead of making a gRPC call around the same statement.
         """
-        return await self._budget_checks((mission_id, agent), lambda: self._check_budget(mission_id, agent))
+        return await self._budget_batch((mission_id, agent))
 
-    async def _check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]:
+    async def _check_budgets(self, requests: list[tuple[str, str]]) -> list[tuple[bool, str]]:
+        asked = list(dict.fromkeys(requests))  # a mission's round asks once per agent
         async with self._db.connection() as conn:
-            decision = await hard_budget_check(conn, at=datetime.now(UTC), mission_id=mission_id, agent=agent)
-        return decision.allowed, decision.reason
+            decisions = await hard_budget_checks(
+                conn, at=datetime.now(UTC), attempts=[(mission_id, agent, ()) for mission_id, agent in asked]
+            )
+        answers = {request: (decision.allowed, decision.reason) for request, decision in zip(asked, decisions, strict=True)}
+        return [answers[request] for request in requests]
 
     async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
         return await self._slot_batch((agent, attempt_id, self._config.agent(agent).max_concurrency))

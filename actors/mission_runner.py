@@ -3,8 +3,9 @@
 The runner's working state is a fold over the mission's event log (`MissionView`); every
 transition is written (with its event, in the same statement) before it counts. The runner folds
 the events of its own writes as the store returns them, and re-reads the log when woken (a
-cancel, a review) or once a poll interval has passed. A restarted runner therefore resumes where the last one stopped: finished tasks stay
-finished, and attempts that never reported are closed as lost and retried with new attempt ids.
+cancel, a review), when a wait times out, or every RESYNC_S in case a wake was lost. A restarted
+runner therefore resumes where the last one stopped: finished tasks stay finished, and attempts
+that never reported are closed as lost and retried with new attempt ids.
 
 Scheduling: ready tasks start in file order, at most `max_parallel` at once per mission and at
 most `max_concurrency` per agent across missions (agent slots); a task whose paths overlap a
@@ -56,7 +57,11 @@ CANCEL_GRACE_S = 1.0
 SIMULATED_REVIEWER = "simulated reviewer"
 """Who reviews a simulated agent's result: its own seeded verdict, never a person."""
 POLL_S = 1.0
-"""How often an idle runner re-reads its log (cancellation, agent slots) when nothing wakes it."""
+"""How long a runner waits for an attempt to end before it looks again (agent slots, backoff);
+a wait that times out re-reads the log."""
+RESYNC_S = 5.0
+"""How often a busy runner re-reads its log when nothing woke it: the fallback should a wake
+(cancel, review) be lost. Its own writes it folds as it makes them."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +191,8 @@ class MissionRunner:
 
     @property
     def _refresh_due(self) -> bool:
-        """Others may have written (woken, or polling), or our provisional events are a poll old."""
-        return self._stale or time.monotonic() - self._refreshed_at >= POLL_S
+        """Others may have written (woken, or a wait timed out), or RESYNC_S passed since the last read."""
+        return self._stale or time.monotonic() - self._refreshed_at >= RESYNC_S
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""

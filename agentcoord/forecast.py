@@ -12,10 +12,11 @@ History comes from `agentcoord.store.forecast.load_cost_history`; this module do
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy
 
 from agentcoord.errors import InvalidInputError
 from agentcoord.missions import TaskSpec
@@ -97,8 +98,8 @@ def forecast_mission(
     """
     if samples < 1:
         raise InvalidInputError(f"must be at least 1, got {samples}", source="forecast", field="samples")
-    rng = random.Random(seed)
-    totals = [0] * samples
+    rng = numpy.random.default_rng(seed)
+    totals = numpy.zeros(samples, dtype=numpy.int64)
     per_task = []
     for task in tasks:
         decision = router.route(task.capabilities)
@@ -107,12 +108,13 @@ def forecast_mission(
             agent=decision.agent,
             estimate_micro_usd=decision.estimated_cost_micro_usd,
         )
-        draws = rng.choices(costs, k=samples)
-        totals = [total + draw for total, draw in zip(totals, draws, strict=True)]
+        # Vectorised: a mission of 20 tasks draws 80,000 costs, a few milliseconds in pure Python.
+        totals += numpy.asarray(costs, dtype=numpy.int64)[rng.integers(len(costs), size=samples)]
         per_task.append(TaskForecast(task.id, decision.agent, basis, percentile(costs, 50)))
+    sums = totals.tolist()
     return Forecast(
-        p50_micro_usd=percentile(totals, 50),
-        p90_micro_usd=percentile(totals, 90),
+        p50_micro_usd=percentile(sums, 50),
+        p90_micro_usd=percentile(sums, 90),
         per_task=tuple(per_task),
         samples=samples,
         seed=seed,

@@ -28,14 +28,22 @@ _STATUS_COLUMNS = (
     " budget_spent_micro_usd(b, {at}) AS spent_micro_usd,"
     " nullif(budget_period_start(b.period, {at}), '-infinity') AS period_start"
 )
-_APPLYING_AT_NOW = (
-    "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
-    " WHERE budget_applies(b, %(mission_id)s, %(agent)s, %(tags)s)"
-    " ORDER BY b.scope, b.subject, b.period"
-)
 _ALL_AT_NOW = (
     "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
     " ORDER BY b.scope, b.subject, b.period"
+)
+# Which budgets cover each of a batch of new attempts (mission, agent, tags, numbered n); the
+# spend of each covering budget is summed once however many attempts it covers.
+_COVERING_ATTEMPTS = (
+    "WITH asked AS (SELECT a.n, a.mission_id, a.agent, ARRAY(SELECT jsonb_array_elements_text(a.tags)) AS tags"
+    " FROM unnest(%(mission_ids)s::text[], %(agents)s::text[], %(tags)s::jsonb[]) WITH ORDINALITY"
+    " AS a (mission_id, agent, tags, n)),"
+    " covering AS (SELECT a.n, b.scope, b.subject, b.period FROM asked AS a"
+    " JOIN budgets AS b ON budget_applies(b, a.mission_id, a.agent, a.tags)),"
+    " status AS (SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
+    " WHERE (b.scope, b.subject, b.period) IN (SELECT scope, subject, period FROM covering))"
+    " SELECT c.n, s.* FROM covering AS c JOIN status AS s USING (scope, subject, period)"
+    " ORDER BY c.n, s.scope, s.subject, s.period"
 )
 # The (mission, agent, tags, UTC day) a batch of usage touched, passed as parallel arrays.
 _TOUCHES = (
@@ -89,23 +97,9 @@ async def upsert_budget(conn: Connection, budget: Budget) -> None:
     )
 
 
-async def budget_statuses(
-    conn: Connection,
-    *,
-    at: datetime,
-    mission_id: str | None = None,
-    agent: str = "",
-    tags: Sequence[str] = (),
-) -> list[BudgetStatus]:
-    """Budgets with their spend in the period containing `at`.
-
-    With `mission_id` (not None), only budgets covering usage of that mission, agent and tags.
-    """
-    if mission_id is None:
-        cur = await conn.execute(_ALL_AT_NOW, {"at": at})
-    else:
-        params = {"at": at, "mission_id": mission_id, "agent": agent, "tags": list(tags)}
-        cur = await conn.execute(_APPLYING_AT_NOW, params)
+async def budget_statuses(conn: Connection, *, at: datetime) -> list[BudgetStatus]:
+    """Every budget with its spend in the period containing `at`."""
+    cur = await conn.execute(_ALL_AT_NOW, {"at": at})
     return [_status(row) for row in await cur.fetchall()]
 
 
@@ -117,9 +111,26 @@ async def hard_budget_check(
     Denied when any budget covering that mission, agent, one of the tags, or everything has
     spent at least its hard limit in its current period; soft limits never deny.
     """
-    statuses = await budget_statuses(conn, at=at, mission_id=mission_id, agent=agent, tags=tags)
-    exceeded = tuple(s for s in statuses if s.hard_limit_reached)
-    return BudgetDecision(allowed=not exceeded, exceeded=exceeded)
+    [decision] = await hard_budget_checks(conn, at=at, attempts=[(mission_id, agent, tags)])
+    return decision
+
+
+async def hard_budget_checks(
+    conn: Connection, *, at: datetime, attempts: Sequence[tuple[str, str, Sequence[str]]]
+) -> list[BudgetDecision]:
+    """`hard_budget_check` for many new attempts (mission, agent, tags) in one statement, in order."""
+    if not attempts:
+        return []
+    cur = await conn.execute(_COVERING_ATTEMPTS, {
+        "at": at, "mission_ids": [mission for mission, _, _ in attempts], "agents": [agent for _, agent, _ in attempts],
+        "tags": [Jsonb(list(tags)) for _, _, tags in attempts],
+    })
+    exceeded: list[list[BudgetStatus]] = [[] for _ in attempts]
+    for row in await cur.fetchall():
+        status = _status(row)
+        if status.hard_limit_reached:
+            exceeded[row["n"] - 1].append(status)
+    return [BudgetDecision(allowed=not over, exceeded=tuple(over)) for over in exceeded]
 
 
 async def touched_budget_statuses(

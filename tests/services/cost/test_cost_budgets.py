@@ -14,6 +14,7 @@ from agentcoord.errors import InvalidInputError
 from agentcoord.prices import bundled_price_table
 from agentcoord.services.cost.budgets import BudgetKeeper
 from agentcoord.services.cost.ledger import CostLedger
+from agentcoord.store.budgets import hard_budget_checks
 from agentcoord.usage import UsageBatch, UsageRecord
 
 NOW = datetime(2026, 11, 5, 14, 30, tzinfo=UTC)  # Thursday; the ISO week began Monday 2 Nov
@@ -74,6 +75,27 @@ def test_hard_budget_denies_the_next_attempt_once_spend_reaches_it(runner, parts
     assert [(s.budget.name, s.spent_micro_usd) for s in after.exceeded] == [("mission:m-1/total", 1_000_000)]
     assert "mission:m-1/total spent $1.0000 of hard limit $1.0000" in after.reason
     assert other.allowed is True
+
+
+def test_a_batch_of_hard_checks_answers_each_attempt_in_order(runner, parts, make_db, fresh_database_url) -> None:
+    ledger, keeper = parts
+    runner.run(keeper.set_budget(Budget(BudgetScope.MISSION, "m-1", BudgetPeriod.TOTAL, hard_limit_micro_usd=100)))
+    runner.run(keeper.set_budget(Budget(BudgetScope.AGENT, "sim-deep", BudgetPeriod.DAY, hard_limit_micro_usd=50)))
+    runner.run(keeper.set_budget(Budget(BudgetScope.GLOBAL, "", BudgetPeriod.DAY, hard_limit_micro_usd=1_000)))
+    runner.run(ledger.record(usage("a-1", cost=100)))  # m-1 is spent; the global budget is not
+    db = make_db(fresh_database_url)
+
+    async def checks():
+        async with db.connection() as conn:
+            return await hard_budget_checks(conn, at=NOW, attempts=[
+                ("m-2", "sim-fast", ()), ("m-1", "sim-fast", ()), ("m-2", "sim-deep", ()), ("m-1", "sim-deep", ()),
+            ])
+
+    decisions = runner.run(checks())
+
+    assert [d.allowed for d in decisions] == [True, False, True, False]
+    assert [s.budget.name for s in decisions[1].exceeded] == ["mission:m-1/total"]
+    assert [s.budget.name for s in decisions[3].exceeded] == ["mission:m-1/total"]
 
 
 def test_soft_alert_is_raised_once_per_period_and_audited(runner, parts, clock, fresh_database_url) -> None:
