@@ -32,18 +32,12 @@ _ALL_AT_NOW = (
     "SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
     " ORDER BY b.scope, b.subject, b.period"
 )
-# Which budgets cover each of a batch of new attempts (mission, agent, tags, numbered n); the
-# spend of each covering budget is summed once however many attempts it covers.
+# The budgets covering each of a batch of new attempts (mission, agent, tags), numbered n from 1.
 _COVERING_ATTEMPTS = (
-    "WITH asked AS (SELECT a.n, a.mission_id, a.agent, ARRAY(SELECT jsonb_array_elements_text(a.tags)) AS tags"
-    " FROM unnest(%(mission_ids)s::text[], %(agents)s::text[], %(tags)s::jsonb[]) WITH ORDINALITY"
-    " AS a (mission_id, agent, tags, n)),"
-    " covering AS (SELECT a.n, b.scope, b.subject, b.period FROM asked AS a"
-    " JOIN budgets AS b ON budget_applies(b, a.mission_id, a.agent, a.tags)),"
-    " status AS (SELECT " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM budgets AS b"
-    " WHERE (b.scope, b.subject, b.period) IN (SELECT scope, subject, period FROM covering))"
-    " SELECT c.n, s.* FROM covering AS c JOIN status AS s USING (scope, subject, period)"
-    " ORDER BY c.n, s.scope, s.subject, s.period"
+    "SELECT a.n, " + _STATUS_COLUMNS.format(at="%(at)s") + " FROM unnest(%(mission_ids)s::text[],"
+    " %(agents)s::text[], %(tags)s::jsonb[]) WITH ORDINALITY AS a (mission_id, agent, tags, n)"
+    " JOIN budgets AS b ON budget_applies(b, a.mission_id, a.agent, ARRAY(SELECT jsonb_array_elements_text(a.tags)))"
+    " ORDER BY a.n, b.scope, b.subject, b.period"
 )
 # The (mission, agent, tags, UTC day) a batch of usage touched, passed as parallel arrays.
 _TOUCHES = (

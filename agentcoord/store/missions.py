@@ -96,16 +96,18 @@ async def insert_planned_tasks(
 
 
 async def _insert_tasks(conn: Connection, mission_id: str, tasks: tuple[TaskSpec, ...]) -> None:
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on, action, state)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (mission_id, t.id, i, t.description, list(t.capabilities), list(t.depends_on),
-                 Jsonb(_action_json(t.action)), TaskState.PENDING.value)
-                for i, t in enumerate(tasks)
-            ],
-        )
+    """All of a mission's tasks in one statement (a mission of 20 tasks was 20 inserts)."""
+    await conn.execute(
+        "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on, action, state)"
+        " SELECT %s, t.id, t.position, t.description, t.capabilities, t.depends_on, t.action, %s"
+        " FROM jsonb_to_recordset(%s) AS t (id text, position int, description text, capabilities text[],"
+        " depends_on text[], action jsonb)",
+        (mission_id, TaskState.PENDING.value, Jsonb([
+            {"id": t.id, "position": i, "description": t.description, "capabilities": list(t.capabilities),
+             "depends_on": list(t.depends_on), "action": _action_json(t.action)}
+            for i, t in enumerate(tasks)
+        ])),
+    )
 
 
 async def mission_events(
