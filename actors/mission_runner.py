@@ -3,12 +3,14 @@
 The runner's working state is a fold over the mission's event log (`MissionView`); every
 transition is written (with its event, in the same statement) before it counts. The runner folds
 the events of its own writes as the store returns them, and re-reads the log when woken (a
-cancel, a review), when a wait times out, or every RESYNC_S in case a wake was lost. A restarted
-runner therefore resumes where the last one stopped: finished tasks stay finished, and attempts
-that never reported are closed as lost and retried with new attempt ids.
+cancel, a review), or else every POLL_S when nothing runs and every RESYNC_S when attempts run,
+in case a wake was lost. A restarted runner therefore resumes where the last one stopped:
+finished tasks stay finished, and attempts that never reported are closed as lost and retried
+with new attempt ids.
 
 Scheduling: ready tasks start in file order, at most `max_parallel` at once per mission and at
-most `max_concurrency` per agent across missions (agent slots); a task whose paths overlap a
+most `max_concurrency` per agent across missions (agent slots, first come first served: a task
+refused one asks again after SLOT_RETRY_S and keeps its place in line); a task whose paths overlap a
 running task's waits (and the deferral is recorded); failed attempts retry after exponential
 backoff until `max_attempts`.
 """
@@ -57,8 +59,10 @@ CANCEL_GRACE_S = 1.0
 SIMULATED_REVIEWER = "simulated reviewer"
 """Who reviews a simulated agent's result: its own seeded verdict, never a person."""
 POLL_S = 1.0
-"""How long a runner waits for an attempt to end before it looks again (agent slots, backoff);
-a wait that times out re-reads the log."""
+"""How long a runner waits for an attempt to end before it looks again, and how often a runner
+with nothing running re-reads its log."""
+SLOT_RETRY_S = 0.2
+"""How soon a task refused an agent slot asks again: the pool keeps its place in line that long."""
 RESYNC_S = 5.0
 """How often a busy runner re-reads its log when nothing woke it: the fallback should a wake
 (cancel, review) be lost. Its own writes it folds as it makes them."""
@@ -82,7 +86,7 @@ class MissionPorts(Protocol):
 
     async def check_budget(self, mission_id: str, agent: str) -> tuple[bool, str]: ...
 
-    async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool: ...
+    async def acquire_agent_slot(self, agent: str, attempt_id: str, *, waiter: str) -> bool: ...
 
     async def release_agent_slot(self, attempt_id: str) -> None: ...
 
@@ -154,6 +158,8 @@ class MissionRunner:
         self._stale = True
         """Whether others may have written since the last refresh (woken, or a poll is due)."""
         self._refreshed_at = 0.0
+        self._slot_wait = False
+        """Whether the last round left a task waiting for an agent slot (ask again after SLOT_RETRY_S)."""
 
     @property
     def view(self) -> MissionView:
@@ -191,8 +197,9 @@ class MissionRunner:
 
     @property
     def _refresh_due(self) -> bool:
-        """Others may have written (woken, or a wait timed out), or RESYNC_S passed since the last read."""
-        return self._stale or time.monotonic() - self._refreshed_at >= RESYNC_S
+        """Others may have written: woken, or a poll is due (POLL_S with nothing running, else RESYNC_S)."""
+        interval = RESYNC_S if self._in_flight else POLL_S
+        return self._stale or time.monotonic() - self._refreshed_at >= interval
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""
@@ -225,6 +232,7 @@ class MissionRunner:
             if view.settings.on_failure == "fail_fast" and self._failures():
                 await self._abort_in_flight(f"stopped by fail_fast after: {'; '.join(self._failures())}")
                 return None
+            self._slot_wait = False
             startable, waiting = self._startable()
             if startable:
                 waiting |= not await self._start_round(startable)
@@ -283,7 +291,7 @@ class MissionRunner:
 
     async def _wait_for_progress(self) -> None:
         await self._record_deferrals()
-        timeout = POLL_S
+        timeout = SLOT_RETRY_S if self._slot_wait else POLL_S
         if self._not_before:
             timeout = min(timeout, max(0.0, min(self._not_before.values()) - time.monotonic()))
         self._wake.clear()
@@ -295,7 +303,7 @@ class MissionRunner:
         finished = [(future, self._in_flight.pop(future)) for future in done if future in self._in_flight]
         if finished:
             await self._finish(finished)
-        if waker in done or not done:
+        if waker in done:
             self._stale = True
 
     async def _record_deferrals(self) -> None:
@@ -357,7 +365,10 @@ class MissionRunner:
                 start.final = (TaskState.FAILED, str(exc))
                 return start
             start.agent, start.route_reason = choice.agent, choice.reason
-        start.granted = await self._ports.acquire_agent_slot(start.agent, start.attempt_id)
+        start.granted = await self._ports.acquire_agent_slot(
+            start.agent, start.attempt_id, waiter=f"{self._mission_id}/{task.spec.id}"
+        )
+        self._slot_wait |= not start.granted
         if start.granted:
             start.allowed, start.why = await self._ports.check_budget(self._mission_id, start.agent)
             if not start.allowed:

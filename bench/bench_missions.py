@@ -120,7 +120,7 @@ def bare_ray(config: Config, count: int) -> float:
 
 
 def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
-    """Kill the Mission host running a mission; time until the mission records its next transition."""
+    """Kill the Mission host running a mission; time until the restarted host records the mission's next transition."""
     times = []
     client = MissionClient(address)
     try:
@@ -132,8 +132,12 @@ def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
                                    (mission_id,)).fetchone()[0] < 4:
                     time.sleep(0.01)
                 actor = running_host(mission_id)
+                pid = ray.get(actor.pid.remote())
                 killed = time.perf_counter()
                 ray.kill(actor, no_restart=False)
+                # The killed process may still commit a transition on its way out: count only
+                # what is written after it is gone.
+                psutil.wait_procs([psutil.Process(pid)], timeout=30)
                 last = conn.execute("SELECT max(event_id) FROM events WHERE mission_id = %s", (mission_id,)).fetchone()[0]
                 while conn.execute("SELECT count(*) FROM events WHERE mission_id = %s AND event_id > %s"
                                    " AND topic IN ('task.state', 'mission.state')", (mission_id, last)).fetchone()[0] == 0:

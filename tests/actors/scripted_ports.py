@@ -62,8 +62,8 @@ class ScriptedPorts:
         self.budget_left -= 1
         return True, ""
 
-    async def acquire_agent_slot(self, agent: str, attempt_id: str) -> bool:
-        granted = self.pool.acquire(agent, attempt_id, self.agent_limit)
+    async def acquire_agent_slot(self, agent: str, attempt_id: str, *, waiter: str) -> bool:
+        granted = self.pool.acquire(agent, attempt_id, self.agent_limit, waiter=waiter)
         self.peak_slots = max(self.peak_slots, self.pool.in_use().get(agent, 0))
         return granted
 
