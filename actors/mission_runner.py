@@ -203,7 +203,7 @@ class MissionRunner:
 
     async def run(self) -> MissionState:
         """Run until every reachable task is finished; return the mission's final state."""
-        view = await self.refresh()
+        view = await self.refresh() if self._refresh_due else self._view  # the host may have just read it
         if view.state.is_terminal:
             return view.state
         if view.state is MissionState.CREATED:
@@ -566,10 +566,10 @@ class MissionRunner:
 
     async def _set_mission(self, target: MissionState, *, reason: str = "") -> None:
         async with self._db.transaction() as conn:
-            await store.set_mission_state(
+            event = await store.set_mission_state(
                 conn, mission_id=self._mission_id, current=self._view.state, target=target, reason=reason, actor=ACTOR
             )
-        await self.refresh()
+        self._fold_own([event])
 
     def _action(self, task: TaskView) -> ActionRequest:
         action = task.spec.action

@@ -69,20 +69,20 @@ async def append_event(
     payload: Mapping[str, Any],
     mission_id: str = "",
     task_id: str = "",
-) -> int:
-    """Write one event inside the caller's transaction and wake listeners on commit; its event id.
+) -> Event:
+    """Write one event inside the caller's transaction and wake listeners on commit; the event.
 
     The notification carries no payload, so PostgreSQL folds a transaction's notifications into one.
     """
     cur = await conn.execute(
-        "WITH e AS (INSERT INTO events (topic, actor, mission_id, task_id, payload)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING event_id)"
-        " SELECT event_id, pg_notify(%s, '') FROM e",
+        f"WITH e AS (INSERT INTO events (topic, actor, mission_id, task_id, payload)"
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS})"
+        f" SELECT {_COLUMNS}, pg_notify(%s, '') AS notified FROM e",
         (topic, actor, mission_id, task_id, Jsonb(dict(payload)), EVENTS_CHANNEL),
     )
     row = await cur.fetchone()
     assert row is not None
-    return int(row["event_id"])
+    return Event(**{k: v for k, v in row.items() if k != "notified"})
 
 
 async def append_events(

@@ -216,8 +216,8 @@ async def mission_ids_in_states(conn: Connection, states: tuple[MissionState, ..
 async def set_mission_state(
     conn: Connection, *, mission_id: str, current: MissionState, target: MissionState,
     reason: str = "", actor: str,
-) -> None:
-    """Move a mission from `current` to `target` (checked against its lifecycle and the row)."""
+) -> Event:
+    """Move a mission from `current` to `target` (checked against its lifecycle and the row); its event."""
     current.transition(target)
     cur = await conn.execute(
         "UPDATE missions SET state = %s, reason = %s, updated_at = now() WHERE mission_id = %s AND state = %s",
@@ -225,7 +225,7 @@ async def set_mission_state(
     )
     if cur.rowcount != 1:
         raise ConflictError(f"mission {mission_id} is no longer {current.value}")
-    await append_event(
+    return await append_event(
         conn, topic="mission.state", actor=actor, mission_id=mission_id,
         payload={"from": current.value, "to": target.value, "reason": reason},
     )

@@ -108,7 +108,7 @@ def test_the_hosted_appender_audits_bus_events(
 
     async def write() -> int:
         async with db.transaction() as conn:
-            return await append_event(conn, topic="mission.created", actor="user:ana", payload={}, mission_id="m9")
+            return (await append_event(conn, topic="mission.created", actor="user:ana", payload={}, mission_id="m9")).event_id
 
     event_id = runner.run(write())
     deadline = time.monotonic() + 10
