@@ -291,7 +291,11 @@ class MissionRunner:
 
     async def _wait_for_progress(self) -> None:
         await self._record_deferrals()
-        timeout = SLOT_RETRY_S if self._slot_wait else POLL_S
+        timeout = POLL_S
+        if self._slot_wait:
+            # On a tick shared by every runner of the process, so a host's waiting tasks ask
+            # together: one AgentPool call per tick instead of one per mission.
+            timeout = SLOT_RETRY_S - time.monotonic() % SLOT_RETRY_S
         if self._not_before:
             timeout = min(timeout, max(0.0, min(self._not_before.values()) - time.monotonic()))
         self._wake.clear()
