@@ -36,9 +36,21 @@ def worker_soft_limit(num_cpus: float) -> int:
     return 2 * math.ceil(num_cpus / ATTEMPT_CPUS)
 
 
+DEATH_INFO_WAIT_MS = 0
+"""How long a caller whose actor call failed waits to learn whether the actor died
+(`timeout_ms_task_wait_for_death_info`, Ray's default 1000 ms). An actor that Ray restarts never
+counts as dead, so with the default the supervisor learned that a Mission host had died a
+second and more after its process was gone (1.6-2.0 s measured, kill to the failed call), and
+only then moved its missions to a live host. With 0 the call fails at once, as an
+ActorUnavailableError rather than an ActorDiedError."""
+
+
 def ray_system_config(num_cpus: float | None = None) -> dict[str, object]:
     """`_system_config` for `ray.init` when it starts a local Ray (not when joining a cluster, whose
-    nodes set RAY_num_workers_soft_limit themselves, as deploy/kuberay/raycluster.yaml does);
+    nodes set these as RAY_<name> environment variables, as deploy/kuberay/raycluster.yaml does);
     `num_cpus` as given to `ray.init` (default: this machine's)."""
-    return {"num_workers_soft_limit": worker_soft_limit(num_cpus or os.cpu_count() or 1)}
+    return {
+        "num_workers_soft_limit": worker_soft_limit(num_cpus or os.cpu_count() or 1),
+        "timeout_ms_task_wait_for_death_info": DEATH_INFO_WAIT_MS,
+    }
 

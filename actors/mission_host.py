@@ -5,8 +5,8 @@ spent more CPU starting missions than running their tasks. So a few shared hosts
 (`Config.mission_hosts`, placed by a hash of the mission id) drive every mission, and share one
 database pool and one set of ports, which also lets the checks of all their rounds go out as one
 call. A mission's state lives in its event log, not in the host: whatever ends a host's process,
-Ray restarts it (max_restarts=-1) and re-delivers the pending `run` calls (max_task_retries=-1),
-and each mission resumes from its log.
+the supervisor runs its missions again at once on another shared host (`avoid`), and each
+mission resumes from its log there; Ray restarts the dead host meanwhile (max_restarts=-1).
 
 Each start of a mission is recorded as an incarnation, with the mission's progress (finished
 tasks and verdicts, `MissionView.progress`). A mission that starts again and again without
@@ -23,6 +23,7 @@ import logging
 import os
 import pickle
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from agentcoord.mission_view import MissionView
 from agentcoord.states import MissionState
 from agentcoord.store import Database
 from agentcoord.store import missions as store
+from agentcoord.store.mission_leases import MissionLeases
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,10 @@ def shared_host_index(mission_id: str, hosts: int) -> int:
 
 @dataclass
 class _Wiring:
-    """What the missions of one configuration share in a host: a database pool and the ports."""
+    """What the missions of one configuration share in a host: a database pool, the leases, the ports."""
 
     db: Database
+    leases: MissionLeases
     ports: RayMissionPorts
 
 
@@ -111,6 +114,10 @@ class MissionHostShell:
 
     async def _drive(self, mission_id: str, config: Config) -> str:
         wiring = await self._wiring(config)
+        async with wiring.leases.hold(mission_id):  # a host cut off, not dead, may still drive it
+            return await self._drive_held(mission_id, wiring)
+
+    async def _drive_held(self, mission_id: str, wiring: _Wiring) -> str:
         runner = MissionRunner(mission_id=mission_id, db=wiring.db, ports=wiring.ports)
         view = await runner.refresh()
         if view.state.is_terminal:
@@ -167,22 +174,30 @@ async def _wire(config: Config, *, holder: str) -> _Wiring:
         config, db=db, holder=holder, policy_checker=policy_checker_handle(config), agent_pool=agent_pool_handle(),
         routing=RoutingClient(config.addresses.routing),
     )
-    return _Wiring(db=db, ports=ports)
+    leases = MissionLeases(config.database.url)
+    await leases.connect()
+    return _Wiring(db=db, leases=leases, ports=ports)
 
 
 MissionHost = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(MissionHostShell)
 
 
-def mission_host(config: Config, mission_id: str, *, isolated: bool = False) -> tuple[str, Any]:
+def mission_host(
+    config: Config, mission_id: str, *, isolated: bool = False, avoid: Collection[str] = ()
+) -> tuple[str, Any]:
     """Get or create the host that runs `mission_id`: (actor name, handle); detached, one per name.
 
     Its shared host unless `isolated`; a host of one mission is retired with ray.kill when its
-    run ends.
+    run ends. A shared host named in `avoid` (its process died, Ray is restarting it) is passed
+    over for the next one in index order, unless every shared host is in `avoid`.
     """
     if isolated:
         name = isolated_host_name(mission_id)
     else:
-        name = shared_host_name(shared_host_index(mission_id, config.mission_hosts))
+        count = config.mission_hosts
+        first = shared_host_index(mission_id, count)
+        names = [shared_host_name((first + step) % count) for step in range(count)]
+        name = next((candidate for candidate in names if candidate not in avoid), names[0])
     return name, _host(name, shared=not isolated, config=config)
 
 

@@ -2,6 +2,10 @@
 
 It runs each mission on its shared host (or on a host of its own, once the shared host declined
 it as a suspect of crashing), watches the run to the end, and retires hosts of one mission.
+When a host's process dies, the supervisor's pending `run` calls to it fail at once (they are
+sent without Ray's retries) and it runs those missions again on a live shared host: Ray takes
+about a second, and several under load, to restart an actor in a new process, and a mission
+moved to a running host resumes from its log in tens of milliseconds.
 Whenever it starts (first creation, a Ray restart after a crash, or `agentcoord up` on a fresh
 Ray) it creates the shared hosts and re-attaches every mission the store says is unfinished.
 """
@@ -14,6 +18,7 @@ import time
 from typing import Any, cast
 
 import ray
+from ray.exceptions import RayActorError
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
@@ -42,6 +47,8 @@ class MissionSupervisorShell:
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._hosts: dict[str, tuple[str, Any]] = {}
         """mission id -> (actor name, handle) of the host running it now"""
+        self._down: dict[str, asyncio.Future[None]] = {}
+        """host name -> waits until Ray has restarted that host, whose process died"""
         start_shared_hosts(config)
         self._reattached = asyncio.ensure_future(self.reattach())  # after a restart, nobody else will ask
 
@@ -81,6 +88,10 @@ class MissionSupervisorShell:
             await self.start_mission(mission_id, config)
         return mission_ids
 
+    async def hosts_down(self) -> list[str]:
+        """Hosts whose process died and that Ray has not restarted yet (for operators and benchmarks)."""
+        return sorted(self._down)
+
     async def running(self) -> list[str]:
         """Ids of missions being watched right now."""
         return sorted(m for m, w in self._watchers.items() if not w.done())
@@ -89,19 +100,28 @@ class MissionSupervisorShell:
         """Run the mission until it ends or parks awaiting review; if a run fails, run it again,
         a few times.
 
-        Ray restarts a host whose process dies and re-delivers the run; this covers the other
-        way a run ends early, an error escaping the runner (a service unreachable for longer
-        than its retries, the database refusing connections). After MAX_RUNS failed runs the
-        mission is failed with the last error, so it never stays 'running' with nobody driving it.
+        A run whose host process died is run again at once on a live host (`_host_died`); that
+        is no failed run, since a mission that keeps killing its hosts is isolated and then
+        failed by the hosts' own count of its starts. A run that ends in an error escaping the
+        runner (a service unreachable for longer than its retries, the database refusing
+        connections) is run again after a backoff; after MAX_RUNS such runs the mission is failed
+        with the last error, so it never stays 'running' with nobody driving it.
         """
         failed_runs = 0
         isolated = False
         try:
             while True:
-                name, host = mission_host(config, mission_id, isolated=isolated)
+                name, host = mission_host(config, mission_id, isolated=isolated, avoid=self._down)
+                restarting = self._down.get(name)
+                if restarting is not None:  # every host it may use is restarting: wait for this one
+                    await asyncio.shield(restarting)
                 self._hosts[mission_id] = (name, host)
                 try:
-                    state = await host.run.remote(mission_id, config)
+                    state = await host.run.options(max_task_retries=0).remote(mission_id, config)
+                except RayActorError:
+                    log.warning("host %s died running the mission; running it again", name, extra={"mission_id": mission_id})
+                    self._host_died(name, host)
+                    continue
                 except Exception as exc:  # noqa: BLE001 -- any failed run is retried
                     cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
                     error = f"{type(cause).__name__}: {cause}"
@@ -125,6 +145,19 @@ class MissionSupervisorShell:
             if isolated:
                 ray.kill(host, no_restart=True)
                 agent_pool_handle().forget.remote(name)  # slot releases it had not sent yet
+
+    def _host_died(self, name: str, host: Any) -> None:
+        """Place no mission on `name` until Ray has restarted it (its first answer says so)."""
+        if name not in self._down:
+            self._down[name] = asyncio.ensure_future(self._await_restart(name, host))
+
+    async def _await_restart(self, name: str, host: Any) -> None:
+        try:
+            await host.pid.remote()  # sent with Ray's retries: it waits out the restart
+        except RayActorError:
+            pass  # gone for good (killed without restart): the next placement creates it anew
+        finally:
+            self._down.pop(name, None)
 
     async def _reviewed_meanwhile(self, mission_id: str, config: Config) -> bool:
         """True when a review put the mission back to running as its run was parking it.

@@ -28,6 +28,7 @@ from cpu_usage import CpuMeter
 
 from agentcoord.actors import NAMESPACE, ray_system_config
 from agentcoord.actors.agents import AgentRun
+from agentcoord.actors.supervisor import ACTOR_NAME as SUPERVISOR
 from agentcoord.actors.supervisor import running_host
 from agentcoord.actors.task_executor import AttemptRequest, run_attempt
 from agentcoord.clients import MissionClient
@@ -120,11 +121,18 @@ def bare_ray(config: Config, count: int) -> float:
 
 
 def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
-    """Kill the Mission host running a mission; time until the restarted host records the mission's next transition."""
+    """Kill the Mission host running a mission; time until a host records the mission's next transition.
+
+    Each kill strikes a healthy system: it waits until Ray has restarted the host the previous
+    kill struck, so a sample measures recovery from one crash, not from two at once.
+    """
     times = []
     client = MissionClient(address)
+    supervisor = ray.get_actor(SUPERVISOR, namespace=NAMESPACE)
     try:
         for i in range(samples):
+            while ray.get(supervisor.hosts_down.remote()):
+                time.sleep(0.05)
             document = mission_document(1000 + i, 40)
             mission_id = client.create(create_request(parse_mission(document), request_id=str(uuid.uuid4()))).mission.mission_id
             with psycopg.connect(url, autocommit=True) as conn:

@@ -148,12 +148,13 @@ def ray_cluster(base_config: Config) -> Iterator[None]:
     """One real Ray for the whole session (RAY_ADDRESS joins an existing cluster instead)."""
     import ray
 
-    from agentcoord.actors import NAMESPACE
+    from agentcoord.actors import NAMESPACE, ray_system_config
 
     if base_config.ray_address:
         ray.init(address=base_config.ray_address, namespace=NAMESPACE, include_dashboard=False)
-    else:
-        ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="WARNING")
+    else:  # as `agentcoord up` starts it
+        ray.init(num_cpus=2, include_dashboard=False, namespace=NAMESPACE, logging_level="WARNING",
+                 _system_config=ray_system_config(2))
     yield
     ray.shutdown()
 

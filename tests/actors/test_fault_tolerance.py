@@ -140,6 +140,26 @@ def test_a_mission_survives_ten_kills_of_its_actor_without_redoing_or_double_cou
     assert incarnations >= 2
 
 
+def test_a_dead_hosts_mission_moves_to_a_live_host_and_the_restarted_host_leaves_it_alone(stack: Any) -> None:
+    url = stack.config.database.url
+    mission_id = _create(stack, _chain("code", "slow", "code"))
+    _wait(lambda: _tasks(url, mission_id)["s1"][0] == "running", what="s1 running")
+    supervisor = ray.get_actor(SUPERVISOR, namespace=NAMESPACE)
+    dead = ray.get(supervisor.host_of.remote(mission_id), timeout=30)
+    pid = ray.get(running_host(mission_id).pid.remote(), timeout=30)
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: ray.get(supervisor.host_of.remote(mission_id), timeout=30) not in (None, dead),
+          deadline_s=30, what="the mission running on another host")
+    _wait(lambda: _mission_state(url, mission_id) == "completed", what="mission completed")
+    assert _tasks(url, mission_id) == {"s0": ("succeeded", 1), "s1": ("succeeded", 2), "s2": ("succeeded", 1)}
+    _wait(lambda: ray.get(supervisor.hosts_down.remote(), timeout=30) == [], deadline_s=60, what="the dead host restarted")
+    restarted = ray.get(ray.get_actor(dead, namespace=NAMESPACE).pid.remote(), timeout=30)
+    # Two starts: the first host's and the live host's; the restarted host was given nothing to run again.
+    starts = [p for (p,) in _query(url, "SELECT pid FROM mission_incarnations WHERE mission_id = %s ORDER BY incarnation",
+                                   mission_id)]
+    assert len(starts) == 2 and starts[0] == pid and starts[1] not in (pid, restarted)
+
+
 def _insert_and_start(stack: Any, runner: Any, mission_id: str, document: dict[str, Any]) -> None:
     async def insert() -> None:
         async with stack.db.transaction() as conn:

@@ -51,7 +51,7 @@ def test_killed_mission_actor_restarts_and_finishes_without_rerunning_done_tasks
     finally:
         client.close()
     _wait(lambda: _state(url, mission_id)[1]["write"][0] == "succeeded")
-    ray.kill(running_host(mission_id), no_restart=False)  # a crash: Ray restarts the host and re-delivers run()
+    ray.kill(running_host(mission_id), no_restart=False)  # a crash: the supervisor runs the mission again on a live host
     _wait(lambda: _state(url, mission_id)[0] == "completed")
     _, tasks = _state(url, mission_id)
     assert tasks["write"] == ("succeeded", 1)  # finished before the crash: never re-run

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from agentcoord.actors import ray_system_config
 from agentcoord.cli.main import build_parser
 from agentcoord.config import Config, load_agents
 from agentcoord.jobs import cost_report, run_missions
@@ -141,7 +142,7 @@ def test_every_env_var_set_is_one_config_reads() -> None:
     used = {k for _, s in _compose_agentcoord() for k in s["environment"]}
     used |= {k for _, _, c in _containers() for k in _kube_env(c)}
     ray_settings = {k for k in used if re.fullmatch(r"RAY_[a-z_]+", k)}  # Ray's own system config
-    assert ray_settings == {"RAY_num_workers_soft_limit"}
+    assert ray_settings == {f"RAY_{name}" for name in ray_system_config(1)}  # what a Ray we start gets
     assert used - known - ray_settings == set()
     docker_env = set(re.findall(r"^(?:ENV\s+|\s+)([A-Z][A-Z0-9_]*)=", DOCKERFILE, re.MULTILINE))
     assert "AGENTCOORD_DATA_DIR" in docker_env
