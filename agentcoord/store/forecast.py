@@ -4,7 +4,8 @@ A past task's cost is the sum of every usage event recorded for it (all attempts
 a terminal state count, so a task still running does not pass for a cheap one. Capability sets
 are compared as sets: both sides are sorted and deduplicated, in the "C" collation so the order
 matches Python's (code point) order in `agentcoord.forecast.capability_set`; each task stores its
-set (migration 0012), indexed with its last update, so only the latest tasks of a set are read.
+set (migration 0012), indexed with its finish time (migration 0013), so only the latest finished
+tasks of a set are read.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from collections.abc import Iterable
 from psycopg.types.json import Jsonb
 
 from agentcoord.forecast import PastTaskCost, capability_set
-from agentcoord.states import TaskState
 from agentcoord.store.database import Connection
-
-_FINISHED_STATES = [state.value for state in TaskState if state.is_terminal]
 
 HISTORY_PER_SET = 200
 """How many of the latest finished tasks of a capability set a forecast draws on."""
 
-# For each wanted set, its latest finished tasks (by the tasks_capability_set_recent_idx index),
+# For each wanted set, its latest finished tasks (by the tasks_finished_by_capability_set_idx index),
 # each with the total of its usage; tasks without usage (never attempted) do not count.
 _HISTORY_QUERY = """
 WITH wanted AS (
@@ -33,8 +31,8 @@ SELECT w.caps, COALESCE(NULLIF(p.agent, ''), u.agent) AS agent, u.cost_micro_usd
 FROM wanted w
 CROSS JOIN LATERAL (
     SELECT t.mission_id, t.task_id, t.agent FROM tasks t
-    WHERE t.capability_set = w.caps AND t.state = ANY(%(finished_states)s)
-    ORDER BY t.updated_at DESC LIMIT %(per_set)s
+    WHERE t.capability_set = w.caps AND t.finished_at IS NOT NULL
+    ORDER BY t.finished_at DESC LIMIT %(per_set)s
 ) p
 CROSS JOIN LATERAL (
     SELECT min(agent) AS agent, sum(cost_micro_usd) AS cost_micro_usd FROM usage_events
@@ -59,8 +57,7 @@ async def load_cost_history(
         return {}
     cur = await conn.execute(
         _HISTORY_QUERY,
-        {"capability_sets": Jsonb([list(caps) for caps in wanted]), "finished_states": _FINISHED_STATES,
-         "per_set": per_set},
+        {"capability_sets": Jsonb([list(caps) for caps in wanted]), "per_set": per_set},
     )
     history: dict[tuple[str, ...], list[PastTaskCost]] = {}
     for row in await cur.fetchall():

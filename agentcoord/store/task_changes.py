@@ -27,6 +27,8 @@ from agentcoord.store.database import Connection
 from agentcoord.store.events import EVENTS_CHANNEL, Event
 
 CONFLICT_SQLSTATE = "AC409"
+_TERMINAL_STATES = [state.value for state in TaskState if state.is_terminal]
+"""A move to one of these sets the task's finished_at (migration 0013); there is no move out."""
 TASK_STATE_TOPIC = "task.state"
 POLICY_DECIDED_TOPIC = "policy.decided"
 
@@ -153,7 +155,7 @@ async def apply_task_changes(conn: Connection, changes: Sequence[TaskChange]) ->
     try:
         cur = await conn.execute(
             _APPLY, {"changes": Jsonb(rows), "decisions": Jsonb(decisions), "events": Jsonb(events),
-                     "channel": EVENTS_CHANNEL},
+                     "channel": EVENTS_CHANNEL, "terminal": _TERMINAL_STATES},
         )
     except psycopg.Error as exc:
         if exc.sqlstate == CONFLICT_SQLSTATE:
@@ -191,7 +193,8 @@ WITH change AS (
     SELECT * FROM change WHERE ended_attempt_id IS NULL OR n IN (SELECT n FROM ended)
 ), moved AS (
     UPDATE tasks t SET state = d.target, reason = d.reason, agent = coalesce(d.agent, t.agent),
-        attempts = t.attempts + (d.attempt_id IS NOT NULL)::int, updated_at = now()
+        attempts = t.attempts + (d.attempt_id IS NOT NULL)::int, updated_at = now(),
+        finished_at = CASE WHEN d.target = ANY(%(terminal)s) THEN now() END
     FROM due d
     WHERE d.target IS NOT NULL AND t.mission_id = d.mission_id AND t.task_id = d.task_id AND t.state = d.current
     RETURNING d.n, t.attempts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -19,6 +20,7 @@ from agentcoord.errors import InvalidInputError, NoEligibleAgentError
 from agentcoord.forecast import ROUTER_ESTIMATE, PastTaskCost, forecast_mission
 from agentcoord.missions import TaskSpec
 from agentcoord.services.routing.router import Router
+from agentcoord.states import TaskState
 from agentcoord.store.forecast import load_cost_history
 
 CHEAP = AgentConfig("cheap", "sim", "sim-small", ("code", "test", "docs"), 1_000_000, 5_000_000)
@@ -53,8 +55,8 @@ class PastMissions:
     def task(self, mission_id: str, task_id: str, caps: list[str], state: str, agent: str, *costs: int) -> None:
         self.conn.execute(
             "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on, action,"
-            " state, agent) VALUES (%s, %s, 0, 'd', %s, '{}', %s, %s, %s)",
-            (mission_id, task_id, caps, Jsonb({}), state, agent),
+            " state, agent, finished_at) VALUES (%s, %s, 0, 'd', %s, '{}', %s, %s, %s, %s)",
+            (mission_id, task_id, caps, Jsonb({}), state, agent, datetime.now(UTC) if TaskState(state).is_terminal else None),
         )
         for cost in costs:  # one usage event per attempt
             self.usage += 1
@@ -108,8 +110,8 @@ def test_only_the_latest_finished_tasks_of_a_set_count(runner, make_db, fresh_da
             [("newest", "succeeded", 300), ("running", "running", 999), ("older", "failed", 200), ("oldest", "succeeded", 100)]
         ):
             rows.task("m1", task_id, ["code"], state, "cheap", cost)
-            conn.execute("UPDATE tasks SET updated_at = now() - make_interval(days => %s) WHERE task_id = %s",
-                         (age_days, task_id))
+            conn.execute("UPDATE tasks SET finished_at = now() - make_interval(days => %s)"
+                         " WHERE task_id = %s AND finished_at IS NOT NULL", (age_days, task_id))
     db = make_db(fresh_database_url)
 
     async def load() -> Any:

@@ -26,6 +26,7 @@ from agentcoord.reports import (
     usage_lazy,
     week_over_week,
 )
+from agentcoord.states import TaskState
 from agentcoord.store.usage_frames import read_outcomes
 
 NOW = datetime(2026, 11, 5, 12, tzinfo=UTC)  # Thursday noon of ISO week 2026-W45
@@ -138,8 +139,8 @@ def _outcomes(conn: psycopg.Connection, attempts: list[tuple[str, str, str, str,
     for position, (task, (state, caps)) in enumerate(tasks.items()):
         conn.execute(
             "INSERT INTO tasks (mission_id, task_id, position, description, capabilities, depends_on,"
-            " action, state) VALUES ('m-q', %s, %s, '', %s, '{}', %s, %s)",
-            (task, position, caps, Jsonb({}), state),
+            " action, state, finished_at) VALUES ('m-q', %s, %s, '', %s, '{}', %s, %s, %s)",
+            (task, position, caps, Jsonb({}), state, datetime.now(UTC) if TaskState(state).is_terminal else None),
         )
     for number, (attempt, task, agent, outcome, _, _) in enumerate(attempts):
         conn.execute(

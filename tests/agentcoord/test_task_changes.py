@@ -150,3 +150,37 @@ def test_a_move_the_lifecycle_forbids_is_refused_before_anything_is_written(
     with pytest.raises(IllegalTransitionError):
         _apply(runner, db, fresh_database_url, [*_round()[1:], illegal])
     assert _snapshot(fresh_database_url) == before
+
+
+def test_a_task_is_finished_once_and_its_other_moves_stay_hot_updates(runner, db, fresh_database_url: str) -> None:
+    """Only the move to a terminal state writes an indexed column (finished_at, migration 0013);
+    the others are HOT updates, which add nothing to the indexes of tasks."""
+
+    async def apply_and_count(changes: list[TaskChange]) -> int:
+        """HOT updates of tasks by `changes` (the backend's pending count can include earlier transactions')."""
+        async with db.transaction() as conn:
+            before = await hot_updates(conn)
+            await apply_task_changes(conn, changes)
+            return await hot_updates(conn) - before
+
+    async def hot_updates(conn: Any) -> int:
+        cur = await conn.execute("SELECT pg_stat_get_xact_tuples_hot_updated('tasks'::regclass) AS hot")
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row["hot"])
+
+    moves = [TaskChange(MISSION, "a", TaskState.PENDING, (Transition(TaskState.ROUTED, "cheapest", agent="sim"),),
+                        actor="mission"),
+             TaskChange(MISSION, "a", TaskState.ROUTED, (Transition(TaskState.RUNNING),), actor="mission",
+                        starts="at-a1", agent="sim")]
+    assert [runner.run(apply_and_count([move])) for move in moves] == [1, 1]
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT finished_at FROM tasks WHERE mission_id = %s AND task_id = 'a'",
+                            (MISSION,)).fetchone() == (None,)
+    finish = TaskChange(MISSION, "a", TaskState.RUNNING, (Transition(TaskState.SUCCEEDED, "done"),), actor="mission",
+                        ends=AttemptEnd("at-a1", "succeeded"))
+    assert runner.run(apply_and_count([finish])) == 0  # finished_at changed: the indexes get the new version
+    with psycopg.connect(fresh_database_url) as conn:
+        finished = conn.execute("SELECT finished_at IS NOT NULL FROM tasks WHERE mission_id = %s AND task_id = 'a'",
+                                (MISSION,)).fetchone()
+    assert finished == (True,)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from agentcoord.states import TaskState
+
 NEWEST = "m-billing"
 NEWEST_NAME = "Refactor billing module"
 OLDER = "m-docs"
@@ -48,9 +50,10 @@ def insert_mission(
         for position, (task_id, state, agent, attempts, reason) in enumerate(tasks):
             conn.execute(
                 "INSERT INTO tasks (mission_id, task_id, position, description, capabilities,"
-                " depends_on, action, state, agent, reason, attempts)"
-                " VALUES (%s, %s, %s, %s, '{}', '{}', '{}', %s, %s, %s, %s)",
-                (mission_id, task_id, position, f"do {task_id}", state, agent, reason, attempts),
+                " depends_on, action, state, agent, reason, attempts, finished_at)"
+                " VALUES (%s, %s, %s, %s, '{}', '{}', '{}', %s, %s, %s, %s, %s)",
+                (mission_id, task_id, position, f"do {task_id}", state, agent, reason, attempts,
+                 datetime.now(UTC) if TaskState(state).is_terminal else None),
             )
 
 
