@@ -37,9 +37,13 @@ class SingleFlight(Generic[Key, Result]):
 
 
 class Coalescer(Generic[Request, Result]):
-    """`await coalescer(request)`; requests of one event-loop turn go out as one `send(requests)`."""
+    """`await coalescer(request)`; requests of one event-loop turn go out as one `send(requests)`.
 
-    def __init__(self, send: Callable[[list[Request]], Awaitable[Sequence[Result]]]) -> None:
+    `send` returns one result per request; a result that is an exception is raised to its
+    caller alone, and an exception `send` raises goes to every caller of the batch.
+    """
+
+    def __init__(self, send: Callable[[list[Request]], Awaitable[Sequence[Result | Exception]]]) -> None:
         self._send = send
         self._pending: list[tuple[Request, asyncio.Future[Result]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
@@ -73,5 +77,9 @@ class Coalescer(Generic[Request, Result]):
                     future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
                 future.set_result(result)

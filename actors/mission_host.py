@@ -35,6 +35,7 @@ from agentcoord.actors.batching import SingleFlight
 from agentcoord.actors.mission_ports import RayMissionPorts
 from agentcoord.actors.mission_runner import MissionRunner
 from agentcoord.actors.policy_checker import policy_checker_handle
+from agentcoord.actors.task_writer import TaskChangeWriter
 from agentcoord.clients import RoutingClient
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
@@ -73,10 +74,12 @@ def shared_host_index(mission_id: str, hosts: int) -> int:
 
 @dataclass
 class _Wiring:
-    """What the missions of one configuration share in a host: a database pool, the leases, the ports."""
+    """What the missions of one configuration share in a host: a database pool, the leases, the task
+    writer (one statement per turn for all of them) and the ports."""
 
     db: Database
     leases: MissionLeases
+    writer: TaskChangeWriter
     ports: RayMissionPorts
 
 
@@ -118,7 +121,7 @@ class MissionHostShell:
             return await self._drive_held(mission_id, wiring)
 
     async def _drive_held(self, mission_id: str, wiring: _Wiring) -> str:
-        runner = MissionRunner(mission_id=mission_id, db=wiring.db, ports=wiring.ports)
+        runner = MissionRunner(mission_id=mission_id, db=wiring.db, ports=wiring.ports, writer=wiring.writer)
         view = await runner.refresh()
         if view.state.is_terminal:
             return view.state.value
@@ -176,7 +179,7 @@ async def _wire(config: Config, *, holder: str) -> _Wiring:
     )
     leases = MissionLeases(config.database.url)
     await leases.connect()
-    return _Wiring(db=db, leases=leases, ports=ports)
+    return _Wiring(db=db, leases=leases, writer=TaskChangeWriter(db), ports=ports)
 
 
 MissionHost = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(MissionHostShell)

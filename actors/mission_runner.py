@@ -28,6 +28,7 @@ from typing import Protocol
 
 from agentcoord.actors.agents import AgentOutcome, AgentRun
 from agentcoord.actors.task_executor import AttemptReport, AttemptRequest
+from agentcoord.actors.task_writer import TaskChangeWriter
 from agentcoord.errors import ConflictError, InvalidInputError, NoEligibleAgentError
 from agentcoord.mission_view import FOLDED_TOPICS, MissionView, TaskView
 from agentcoord.planning import PlanningError, PlanResult
@@ -144,10 +145,14 @@ class _InFlight:
 class MissionRunner:
     """Drives one mission to a terminal state."""
 
-    def __init__(self, *, mission_id: str, db: Database, ports: MissionPorts) -> None:
+    def __init__(
+        self, *, mission_id: str, db: Database, ports: MissionPorts, writer: TaskChangeWriter | None = None
+    ) -> None:
+        """`writer` writes its task changes; a host passes the one all its runners share."""
         self._mission_id = mission_id
         self._db = db
         self._ports = ports
+        self._writer = writer or TaskChangeWriter(db)
         self._log = MissionView(mission_id)  # the settled part of the log, folded once
         self._view = self._log
         self._in_flight: dict[asyncio.Future[AttemptReport], _InFlight] = {}
@@ -334,12 +339,12 @@ class MissionRunner:
         """
         starts = await asyncio.gather(*(self._check_start(task) for task in tasks))
         written = [(start, change) for start in starts if (change := self._start_change(start)) is not None]
-        async with self._db.connection() as conn:  # one statement: atomic by itself
-            result = await apply_task_changes(conn, [change for _, change in written])
-            for (start, _), done in zip(written, result.applied, strict=True):
-                if start.launch and done is not None:
-                    start.number = done.attempts
-                    if start.number > 1:  # a retry continues the agent's last session where its CLI can resume
+        result = await self._writer.write([change for _, change in written])
+        for (start, _), done in zip(written, result.applied, strict=True):
+            if start.launch and done is not None:
+                start.number = done.attempts
+                if start.number > 1:  # a retry continues the agent's last session where its CLI can resume
+                    async with self._db.connection() as conn:
                         start.session = await latest_session(
                             conn, mission_id=self._mission_id, task_id=start.task.spec.id, agent=start.agent
                         )
@@ -441,7 +446,10 @@ class MissionRunner:
         # a review a policy rule requires still waits for a person.
         reviewed = [r.target is TaskState.AWAITING_REVIEW and bool(r.verdict) and not r.task.review_required
                     for r in results]
-        async with self._db.transaction() if any(reviewed) else self._db.connection() as conn:
+        if not any(reviewed):
+            self._fold_own((await self._writer.write(changes)).events)
+            return
+        async with self._db.transaction() as conn:  # the results and their verdicts, together
             written = await apply_task_changes(conn, changes)
             for result, review, done in zip(results, reviewed, written.applied, strict=True):
                 if review and done is not None:  # not when the attempt was already recorded (a cancel closed it first)
@@ -451,10 +459,7 @@ class MissionRunner:
                         reason="" if result.verdict == ReviewVerdict.ACCEPTED.value else "simulated rejection",
                         actor=ACTOR,
                     )
-        if any(reviewed):
-            await self.refresh()  # the reviews wrote events of their own
-        else:
-            self._fold_own(written.events)
+        await self.refresh()  # the reviews wrote events of their own
 
     def _result(self, future: asyncio.Future[AttemptReport], attempt: _InFlight) -> _Finish:
         """What an ended attempt means for its task; nothing is written yet."""
@@ -490,12 +495,11 @@ class MissionRunner:
         for task in lost:
             await self._ports.release_agent_slot(task.current_attempt_id)
         error = "attempt lost: the mission actor restarted while it ran"
-        async with self._db.connection() as conn:
-            await apply_task_changes(conn, [
-                self._change(task, [Transition(TaskState.ROUTED, "resuming after mission restart")],
-                             ends=AttemptEnd(task.current_attempt_id, AgentOutcome.FAILED.value, error=error))
-                for task in lost
-            ])
+        await self._writer.write([
+            self._change(task, [Transition(TaskState.ROUTED, "resuming after mission restart")],
+                         ends=AttemptEnd(task.current_attempt_id, AgentOutcome.FAILED.value, error=error))
+            for task in lost
+        ])
         await self.refresh()
 
     async def _abort_in_flight(self, reason: str) -> None:
@@ -514,8 +518,7 @@ class MissionRunner:
             changes.append(self._change(self._view.task(attempt.task_id), [Transition(TaskState.FAILED, reason)],
                                         ends=AttemptEnd(attempt.attempt_id, AgentOutcome.FAILED.value, error=reason)))
         self._in_flight.clear()
-        async with self._db.connection() as conn:
-            await apply_task_changes(conn, changes)  # an attempt that ended by itself meanwhile keeps its result
+        await self._writer.write(changes)  # an attempt that ended by itself meanwhile keeps its result
         await self.refresh()
 
     def _failures(self) -> list[str]:
