@@ -156,9 +156,13 @@ def recovery_seconds(address: str, url: str, samples: int) -> list[float]:
     return times
 
 
-def ray_worker_processes() -> int:
-    """Ray's worker processes on this machine (idle ones included), to show the pool is steady."""
-    return sum(1 for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0].startswith("ray::"))
+def ray_worker_processes() -> set[int]:
+    """Ray's worker processes on this machine (idle ones included), by pid.
+
+    A run that starts new ones pays about 0.3-0.4 s of CPU for each (a Python process importing
+    Ray and agentcoord), which shows up as the executors' CPU; the same count hides that.
+    """
+    return {p.pid for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [""])[0].startswith("ray::")}
 
 
 def print_cpu(phases: dict[str, dict[str, float]], tasks: int) -> None:
@@ -200,7 +204,8 @@ async def main_async(args: argparse.Namespace) -> None:
         mission_s: list[float] = []
         cpu: dict[str, dict[str, float]] = {"bare": {}, "missions": {}}
         ids: list[str] = []
-        workers = [ray_worker_processes()]
+        pool = ray_worker_processes()
+        workers = [f"{len(pool)}"]
         # Alternating rounds, ending with bare Ray: load that comes and goes, and the growth of the
         # tables, fall on both sides; the medians are compared.
         for phase in ["bare", "missions"] * args.rounds + ["bare"]:
@@ -213,7 +218,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 ids += round_ids
             for group, used in meter.stop().items():
                 cpu[phase][group] = cpu[phase].get(group, 0.0) + used
-            workers.append(ray_worker_processes())
+            now = ray_worker_processes()
+            workers.append(f"{len(now)} ({phase}: {len(now - pool)} new)")
+            pool = now
         latencies = task_latencies_ms(url, ids)
         recovery = await asyncio.to_thread(recovery_seconds, running.address, url, args.recoveries)
     finally:
@@ -228,7 +235,7 @@ async def main_async(args: argparse.Namespace) -> None:
           f"({bare / total * 1000:.2f} ms/task; runs: {', '.join(f'{s:.2f}' for s in bare_s)} s)")
     print(f"through missions:                            median {missions:.2f} s = {total / missions:.0f} tasks/s "
           f"({missions / total * 1000:.2f} ms/task; runs: {', '.join(f'{s:.2f}' for s in mission_s)} s)")
-    print(f"Ray worker processes after the warm-up and after each run: {', '.join(map(str, workers))}")
+    print(f"Ray worker processes after the warm-up and after each run: {', '.join(workers)}")
     print(f"throughput ratio missions / bare ray:         {bare / missions:.2f}")
     print(f"orchestration overhead per task (throughput): {(missions - bare) / total * 1000:.1f} ms")
     for name, values in latencies.items():
