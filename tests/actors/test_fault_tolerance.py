@@ -160,6 +160,21 @@ def test_a_dead_hosts_mission_moves_to_a_live_host_and_the_restarted_host_leaves
     assert len(starts) == 2 and starts[0] == pid and starts[1] not in (pid, restarted)
 
 
+def test_the_agent_slots_of_a_host_killed_for_good_are_freed_for_its_moved_missions(stack: Any) -> None:
+    """Eight attempts of an agent that runs eight at once hold all its slots; after the kill
+    the moved mission's retries need all eight again, and no process of that host comes back to
+    drop them. The runner on the live host releases the slots of the attempts it finds lost."""
+    url = stack.config.database.url
+    document = {"name": "wide", "goal": "slots", "max_parallel": 8,
+                "tasks": [{"id": f"w{i}", "description": f"wide {i}", "capabilities": ["slow"]} for i in range(8)]}
+    mission_id = _create(stack, document)
+    _wait(lambda: sum(1 for s, _ in _tasks(url, mission_id).values() if s == "running") == 8, deadline_s=30,
+          what="eight attempts running")
+    ray.kill(running_host(mission_id), no_restart=True)
+    _wait(lambda: _mission_state(url, mission_id) == "completed", deadline_s=60, what="mission completed")
+    assert all(state == "succeeded" and attempts == 2 for state, attempts in _tasks(url, mission_id).values())
+
+
 def _insert_and_start(stack: Any, runner: Any, mission_id: str, document: dict[str, Any]) -> None:
     async def insert() -> None:
         async with stack.db.transaction() as conn:
