@@ -22,7 +22,12 @@ from ray.exceptions import RayActorError
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
-from agentcoord.actors.mission_host import ISOLATE, mission_host, start_shared_hosts
+from agentcoord.actors.mission_host import (
+    ISOLATE,
+    mission_host,
+    shared_host_name,
+    start_shared_hosts,
+)
 from agentcoord.config import Config
 from agentcoord.errors import ConflictError
 from agentcoord.states import MissionState
@@ -112,9 +117,10 @@ class MissionSupervisorShell:
         try:
             while True:
                 name, host = mission_host(config, mission_id, isolated=isolated, avoid=self._down)
-                restarting = self._down.get(name)
-                if restarting is not None:  # every host it may use is restarting: wait for this one
-                    await asyncio.shield(restarting)
+                if name in self._down:  # every host it may use is restarting
+                    shared = [shared_host_name(index) for index in range(config.mission_hosts)]
+                    await self._first_restarted([name] if isolated else shared)
+                    continue
                 self._hosts[mission_id] = (name, host)
                 try:
                     state = await host.run.options(max_task_retries=0).remote(mission_id, config)
@@ -145,6 +151,12 @@ class MissionSupervisorShell:
             if isolated:
                 ray.kill(host, no_restart=True)
                 agent_pool_handle().forget.remote(name)  # slot releases it had not sent yet
+
+    async def _first_restarted(self, names: list[str]) -> None:
+        """Wait until one of the hosts `names` is back (or gone for good)."""
+        restarts = [asyncio.shield(self._down[name]) for name in names if name in self._down]
+        if restarts:
+            await asyncio.wait(restarts, return_when=asyncio.FIRST_COMPLETED)
 
     def _host_died(self, name: str, host: Any) -> None:
         """Place no mission on `name` until Ray has restarted it (its first answer says so)."""
