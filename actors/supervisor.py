@@ -18,7 +18,7 @@ import time
 from typing import Any, cast
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ActorUnavailableError, RayActorError
 
 from agentcoord.actors import NAMESPACE
 from agentcoord.actors.agent_pool import agent_pool_handle
@@ -105,9 +105,9 @@ class MissionSupervisorShell:
         """Run the mission until it ends or parks awaiting review; if a run fails, run it again,
         a few times.
 
-        A run whose host process died is run again at once on a live host (`_host_died`); that
-        is no failed run, since a mission that keeps killing its hosts is isolated and then
-        failed by the hosts' own count of its starts. A run that ends in an error escaping the
+        A run whose host process died (Ray restarts it) is run again at once on a live host
+        (`_host_died`); that is no failed run, since a mission that keeps killing its hosts is
+        isolated and then failed by the hosts' own count of its starts. A run that ends in an error escaping the
         runner (a service unreachable for longer than its retries, the database refusing
         connections) is run again after a backoff; after MAX_RUNS such runs the mission is failed
         with the last error, so it never stays 'running' with nobody driving it.
@@ -124,11 +124,13 @@ class MissionSupervisorShell:
                 self._hosts[mission_id] = (name, host)
                 try:
                     state = await host.run.options(max_task_retries=0).remote(mission_id, config)
-                except RayActorError:
+                except ActorUnavailableError:  # its process died and Ray is restarting it
                     log.warning("host %s died running the mission; running it again", name, extra={"mission_id": mission_id})
                     self._host_died(name, host)
                     continue
                 except Exception as exc:  # noqa: BLE001 -- any failed run is retried
+                    # ActorDiedError included: a host gone for good (killed without restart, or
+                    # its constructor failed) counts, so a host that cannot start ends in a failure.
                     cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the runner's error
                     error = f"{type(cause).__name__}: {cause}"
                     failed_runs += 1
