@@ -3,8 +3,8 @@
 The runner's working state is a fold over the mission's event log (`MissionView`); every
 transition is written (with its event, in the same statement) before it counts. The runner folds
 the events of its own writes as the store returns them, and re-reads the log when woken (a
-cancel, a review), or else every POLL_S when nothing runs and every RESYNC_S when attempts run,
-in case a wake was lost. A restarted runner therefore resumes where the last one stopped:
+cancel, a review), or else every POLL_S when nothing runs and every RESYNC_S when attempts run
+or tasks wait for agent slots, in case a wake was lost. A restarted runner therefore resumes where the last one stopped:
 finished tasks stay finished, and attempts that never reported are closed as lost and retried
 with new attempt ids.
 
@@ -65,8 +65,10 @@ with nothing running re-reads its log."""
 SLOT_RETRY_S = 0.2
 """How soon a task refused an agent slot asks again: the pool keeps its place in line that long."""
 RESYNC_S = 5.0
-"""How often a busy runner re-reads its log when nothing woke it: the fallback should a wake
-(cancel, review) be lost. Its own writes it folds as it makes them."""
+"""How often a busy runner (attempts running, or tasks waiting for agent slots) re-reads its log
+when nothing woke it: the fallback should a wake (cancel, review) be lost. Its own writes it
+folds as it makes them. At 50 missions most runners wait for slots much of the time, and
+re-reading every POLL_S then made a host read logs about once a second per mission."""
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,8 @@ class MissionRunner:
 
     @property
     def _refresh_due(self) -> bool:
-        """Others may have written: woken, or a poll is due (POLL_S with nothing running, else RESYNC_S)."""
-        interval = RESYNC_S if self._in_flight else POLL_S
+        """Others may have written: woken, or a poll is due (RESYNC_S while busy, else POLL_S)."""
+        interval = RESYNC_S if self._in_flight or self._slot_wait else POLL_S
         return self._stale or time.monotonic() - self._refreshed_at >= interval
 
     async def run(self) -> MissionState:
