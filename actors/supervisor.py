@@ -25,7 +25,7 @@ from agentcoord.actors.agent_pool import agent_pool_handle
 from agentcoord.actors.mission_host import (
     ISOLATE,
     mission_host,
-    shared_host_name,
+    shared_host_names,
     start_shared_hosts,
 )
 from agentcoord.config import Config
@@ -118,8 +118,7 @@ class MissionSupervisorShell:
             while True:
                 name, host = mission_host(config, mission_id, isolated=isolated, avoid=self._down)
                 if name in self._down:  # every host it may use is restarting
-                    shared = [shared_host_name(index) for index in range(config.mission_hosts)]
-                    await self._first_restarted([name] if isolated else shared)
+                    await self._first_restarted([name] if isolated else shared_host_names(config))
                     continue
                 self._hosts[mission_id] = (name, host)
                 try:

@@ -20,8 +20,9 @@ Environment variables:
   AGENTCOORD_GITHUB_WEBHOOK_SECRET  secret of the GitHub webhook (POST /hooks/github on the
                            hook port: pull requests of task branches become review verdicts);
                            unset leaves it off.
-  AGENTCOORD_MISSION_HOSTS  how many Mission host actors share the missions (default 2); change
-                           it only with Ray restarted, since it decides which host runs a mission.
+  AGENTCOORD_MISSION_HOSTS  how many Mission host actors share the missions (default 1; a
+                           standby host is kept besides); change it only with Ray restarted,
+                           since it decides which host runs a mission.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ class Config:
     hook_port: int = 8787
     hook_token: str = field(default="", repr=False)  # a secret: never printed with the config
     github_webhook_secret: str = field(default="", repr=False)  # a secret too
-    mission_hosts: int = 2
-    """Mission host actors (processes) the missions are spread over; see actors.mission_host."""
+    mission_hosts: int = 1
+    """Mission host actors (processes) the missions are spread over, besides the standby host that
+    takes the missions of a host that died; see actors.mission_host."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -132,7 +134,7 @@ class Config:
             hook_port=_port(env, "AGENTCOORD_HOOK_PORT", 8787),
             hook_token=env.get("AGENTCOORD_HOOK_TOKEN", ""),
             github_webhook_secret=env.get("AGENTCOORD_GITHUB_WEBHOOK_SECRET", ""),
-            mission_hosts=_count(env, "AGENTCOORD_MISSION_HOSTS", 2),
+            mission_hosts=_count(env, "AGENTCOORD_MISSION_HOSTS", 1),
         )
 
     def with_database_url(self, url: str) -> Config:

@@ -34,7 +34,7 @@ def test_bad_port_names_the_variable() -> None:
 def test_mission_hosts_must_be_a_count_and_the_error_names_the_variable(raw: str) -> None:
     with pytest.raises(InvalidInputError, match=f"AGENTCOORD_MISSION_HOSTS: '{raw}' is not a whole number from 1 to 1024"):
         Config.from_env({"AGENTCOORD_MISSION_HOSTS": raw})
-    assert Config.from_env({}).mission_hosts == 2 and Config.from_env({"AGENTCOORD_MISSION_HOSTS": "3"}).mission_hosts == 3
+    assert Config.from_env({}).mission_hosts == 1 and Config.from_env({"AGENTCOORD_MISSION_HOSTS": "3"}).mission_hosts == 3
 
 
 def test_agent_registry_errors_name_the_field(tmp_path: Path) -> None:
