@@ -4,9 +4,9 @@ The runner's working state is a fold over the mission's event log (`MissionView`
 transition is written (with its event, in the same statement) before it counts. The runner folds
 the events of its own writes as the store returns them, and re-reads the log when woken (a
 cancel, a review), or else every POLL_S when nothing runs and every RESYNC_S when attempts run
-or tasks wait for agent slots, in case a wake was lost. A restarted runner therefore resumes where the last one stopped:
-finished tasks stay finished, and attempts that never reported are closed as lost and retried
-with new attempt ids.
+or tasks wait for agent slots, in case a wake was lost. A restarted runner therefore resumes
+where the last one stopped: finished tasks stay finished, and attempts that never reported are
+closed as lost and retried with new attempt ids.
 
 Scheduling: ready tasks start in file order, at most `max_parallel` at once per mission and at
 most `max_concurrency` per agent across missions (agent slots, first come first served: a task
