@@ -113,3 +113,6 @@ _TASK_MOVES: dict[TaskState, frozenset[TaskState]] = {
     TaskState.ACCEPTED: frozenset(),
     TaskState.REJECTED: frozenset(),
 }
+
+TERMINAL_TASK_STATES = [state.value for state in TaskState if state.is_terminal]
+"""The names of the terminal task states (a task is done in them: no move leads out), as queries take them."""

@@ -25,6 +25,7 @@ from agentcoord.errors import StoreError
 from agentcoord.money import format_usd
 from agentcoord.reports import Period, spend_frame
 from agentcoord.reviews import PRIOR_ACCEPTANCE, PRIOR_REVIEWS
+from agentcoord.states import TERMINAL_TASK_STATES
 from agentcoord.store.dashboard_views import (
     ACCEPTANCE,
     AUDIT_STATUS,
@@ -34,7 +35,6 @@ from agentcoord.store.dashboard_views import (
     MISSIONS,
     REVIEW_QUEUE,
     TASKS,
-    TERMINAL_TASK_STATES,
     read_frame,
 )
 

@@ -13,11 +13,7 @@ from typing import Any
 import polars as pl
 import psycopg
 
-from agentcoord.states import TaskState
-
 _TIME = pl.Datetime("us", "UTC")
-TERMINAL_TASK_STATES = [state.value for state in TaskState if state.is_terminal]
-"""The task states counted as done by the missions view."""
 
 
 @dataclass(frozen=True)

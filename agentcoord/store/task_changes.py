@@ -22,13 +22,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from agentcoord.errors import ConflictError
-from agentcoord.states import TaskState
+from agentcoord.states import TERMINAL_TASK_STATES, TaskState
 from agentcoord.store.database import Connection
 from agentcoord.store.events import EVENTS_CHANNEL, Event
 
 CONFLICT_SQLSTATE = "AC409"
-_TERMINAL_STATES = [state.value for state in TaskState if state.is_terminal]
-"""A move to one of these sets the task's finished_at (migration 0013); there is no move out."""
 TASK_STATE_TOPIC = "task.state"
 POLICY_DECIDED_TOPIC = "policy.decided"
 
@@ -155,7 +153,7 @@ async def apply_task_changes(conn: Connection, changes: Sequence[TaskChange]) ->
     try:
         cur = await conn.execute(
             _APPLY, {"changes": Jsonb(rows), "decisions": Jsonb(decisions), "events": Jsonb(events),
-                     "channel": EVENTS_CHANNEL, "terminal": _TERMINAL_STATES},
+                     "channel": EVENTS_CHANNEL, "terminal": TERMINAL_TASK_STATES},
         )
     except psycopg.Error as exc:
         if exc.sqlstate == CONFLICT_SQLSTATE:
@@ -175,7 +173,8 @@ def _decision_payload(record: PolicyRecord) -> dict[str, Any]:
 
 
 # One statement, read top to bottom: end attempts (skipping changes whose attempt already ended),
-# move tasks with a compare-and-set, start attempts, store decisions, write every event in order,
+# move tasks with a compare-and-set (a move to a terminal state also sets finished_at, migration
+# 0013; no move leads out of one), start attempts, store decisions, write every event in order,
 # then fail the whole statement if any compare-and-set missed; return the events written. The
 # changes are read with agentcoord_batch_rows (migration 0011) so the planner, knowing they are
 # few, finds tasks and attempts by primary key instead of reading the whole tables.
