@@ -209,9 +209,9 @@ def mission_host(
     if isolated:
         name = isolated_host_name(mission_id)
     else:
-        count = config.mission_hosts
-        first = shared_host_index(mission_id, count)
-        names = [shared_host_name((first + step) % count) for step in range(count)] + [shared_host_name(count)]
+        hosts = shared_host_names(config)  # the standby last
+        first = shared_host_index(mission_id, config.mission_hosts)
+        names = hosts[first:-1] + hosts[:first] + hosts[-1:]
         name = next((candidate for candidate in names if candidate not in avoid), names[0])
     return name, _host(name, shared=not isolated, config=config)
 
